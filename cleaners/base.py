@@ -1,0 +1,95 @@
+"""The cleaner contract: text in, text out plus the edits that turn one into the other."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Edit:
+    """Replace `[start, end)` of the cleaner's input with `replacement`; "" means a removal."""
+
+    start: int
+    end: int
+    replacement: str = ""
+
+    @property
+    def is_removal(self) -> bool:
+        return not self.replacement
+
+
+@dataclass(frozen=True, slots=True)
+class CleanResult:
+    text: str
+    edits: tuple[Edit, ...] = ()
+    rules: tuple[str, ...] = ()
+    """For a cleaner with several named rules: the rule id behind each edit (same length as `edits`)."""
+
+
+class Cleaner(Protocol):
+    name: str
+    """Versioned, e.g. "chrome_v1": the value lineage records. Bump it when the output changes."""
+
+    def __call__(self, text: str) -> CleanResult: ...
+
+
+def apply_edits(text: str, edits: Iterable[Edit]) -> str:
+    """Replay sorted, non-overlapping `edits` on `text`.
+
+    >>> apply_edits("华泰研究 - 发现报告", [Edit(4, 11)])
+    '华泰研究'
+    """
+    pieces: list[str] = []
+    position = 0
+    for edit in edits:
+        pieces.append(text[position:edit.start])
+        pieces.append(edit.replacement)
+        position = edit.end
+    pieces.append(text[position:])
+    return "".join(pieces)
+
+
+def removals(text: str, spans: Iterable[tuple[int, int]]) -> CleanResult:
+    """Remove `spans` (possibly overlapping or unsorted) from `text`."""
+    merged: list[list[int]] = []
+    for start, end in sorted(spans):
+        if start >= end:
+            continue
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    if not merged:
+        return CleanResult(text)
+    edits = tuple(Edit(start, end) for start, end in merged)
+    return CleanResult(apply_edits(text, edits), edits)
+
+
+def rewrite(before: str, after: str) -> CleanResult:
+    """Edits that turn `before` into `after`, for rewriters (ftfy, OpenCC) that do not report their own."""
+    if before == after:
+        return CleanResult(before)
+    if len(before) == len(after):
+        edits = _same_length_edits(before, after)
+    else:
+        matcher = difflib.SequenceMatcher(None, before, after, autojunk=False)
+        edits = tuple(Edit(i1, i2, after[j1:j2]) for tag, i1, i2, j1, j2 in matcher.get_opcodes() if tag != "equal")
+    return CleanResult(after, edits)
+
+
+def _same_length_edits(before: str, after: str) -> tuple[Edit, ...]:
+    edits: list[Edit] = []
+    run_start = -1
+    for index, (old, new) in enumerate(zip(before, after)):
+        if old != new:
+            if run_start < 0:
+                run_start = index
+        elif run_start >= 0:
+            edits.append(Edit(run_start, index, after[run_start:index]))
+            run_start = -1
+    if run_start >= 0:
+        edits.append(Edit(run_start, len(before), after[run_start:]))
+    return tuple(edits)

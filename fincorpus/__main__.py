@@ -1,0 +1,3 @@
+from fincorpus.cli import main
+
+main()

@@ -1,0 +1,96 @@
+"""`fincorpus`: a thin typed shell over the library. Parses, calls, prints; nothing else.
+
+Exit codes: 0 success, 2 a user error (one line saying what to do), 1 a bug (with its traceback).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from fincorpus.config import Config, load_config
+from fincorpus.errors import UserError
+from fincorpus.pipeline import OUTPUT_FILES
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Clean, deduplicate and audit scraped Chinese financial text.")
+console = Console(stderr=True)  # progress and errors
+output = Console(soft_wrap=True)  # results: the summary and the paths written
+
+ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="YAML file over the defaults (see config.yaml).")]
+
+
+def _fail(message: str) -> None:
+    console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(2)
+
+
+def _print_summary(summary: dict, out: Path) -> None:
+    table = Table(title="fincorpus build", show_header=True, header_style="bold")
+    for column in ("documents in", "canonical", "duplicate", "dropped", "quarantined"):
+        table.add_column(column, justify="right")
+    table.add_row(*(str(summary[key]) for key in ("documents_in", "canonical", "duplicate", "dropped", "quarantined")))
+    output.print(table)
+    for name in OUTPUT_FILES:
+        output.print(f"  {out / name}", highlight=False)
+
+
+def _run_flow(inputs: list[str], out: Path, config: Config) -> dict:
+    # Prefect's own log lines are for its UI; the CLI prints a summary instead. Set before Prefect is imported.
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # no network here, and none wanted
+    from flows.build import build_corpus
+
+    return build_corpus(inputs, str(out), config)
+
+
+@app.command()
+def build(
+    inputs: Annotated[list[Path], typer.Argument(help="Files or directories (recursive) of .txt .md .html .jsonl .parquet")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output directory.")],
+    config: ConfigOption = None,
+    prefect: Annotated[bool, typer.Option(help="Run as a Prefect flow (embedded server); --no-prefect runs the same "
+                                               "functions directly.")] = True,
+) -> None:
+    """Build a canonical corpus with lineage and a report from INPUTS into --out."""
+    from fincorpus.io.readers import discover
+    from fincorpus.pipeline import build as build_plain
+
+    try:
+        settings = load_config(config)
+        discover(inputs, settings.input)  # a missing input is a user error before any work starts
+        with console.status("building corpus…"):
+            if prefect:
+                summary = _run_flow([str(path) for path in inputs], out, settings)
+            else:
+                summary = build_plain(inputs, out, settings, progress=lambda stage: console.log(stage)).summary
+    except UserError as error:
+        _fail(str(error))
+    _print_summary(summary, out)
+
+
+@app.command()
+def report(directory: Annotated[Path, typer.Argument(help="An output directory of `fincorpus build`.")]) -> None:
+    """Render the report again from the output tables in DIRECTORY."""
+    from fincorpus.report.files import write_reports
+
+    try:
+        written = write_reports(directory)
+    except UserError as error:
+        _fail(str(error))
+    for path in written:
+        output.print(f"  {path}", highlight=False)
+
+
+def main() -> None:
+    try:
+        app()
+    except UserError as error:  # raised inside a flow run: still one line, exit 2
+        console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+        sys.exit(2)

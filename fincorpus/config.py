@@ -1,0 +1,90 @@
+"""The whole configuration as one typed model.
+
+`config.yaml` at the repository root holds the same defaults, commented; a test keeps the two equal.
+Code receives the config object (or the slice it needs) as an argument: nothing reads globals.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from fincorpus.errors import UserError
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class InputConfig(_Section):
+    follow_symlinks: bool = False
+    """Follow symbolic links found while walking an input directory (never links that leave the input tree)."""
+    max_doc_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
+    """A file or record larger than this is quarantined with reason `too_large` instead of being read."""
+
+
+class CleaningConfig(_Section):
+    ftfy: Literal["auto", "always", "never"] = "auto"
+    """Mojibake repair: `auto` runs ftfy only on documents a cheap check flags (ftfy costs ~2 MB/s)."""
+    fold_width: bool = True
+    """NFKC-style compatibility folding of 全角 letters and digits and other compatibility forms."""
+    punctuation: Literal["halfwidth", "keep"] = "halfwidth"
+    """`halfwidth` folds full-width punctuation too (，→,); `keep` leaves punctuation as written."""
+    opencc: str | None = "t2s"
+    """OpenCC conversion profile applied to the text (t2s, tw2s, hk2s, ...); null turns conversion off."""
+    rules: tuple[str, ...] = ("generic",)
+    """Chrome rule sets: names of files in cleaners/rules/ (without .yaml) or paths to YAML files."""
+
+
+class DedupConfig(_Section):
+    shingle_size: int = Field(default=5, ge=2, le=16)
+    """Character n-gram size, counted after folding and removing whitespace and punctuation."""
+    num_perm: int = Field(default=128, ge=16, le=1024)
+    """MinHash permutations."""
+    seed: int = 1
+    """Seed of the MinHash permutations; fixed so that runs are reproducible."""
+    lsh_threshold: float = Field(default=0.3, gt=0, lt=1)
+    """Jaccard threshold of the LSH index that proposes candidate pairs (candidates are always verified)."""
+    jaccard_threshold: float = Field(default=0.7, gt=0, le=1)
+    """A verified pair with Jaccard similarity at or above this is a near duplicate."""
+    containment_threshold: float = Field(default=0.8, gt=0, le=1)
+    """A verified pair where this share of the shorter document's shingles lie in the longer one is a
+    duplicate (a truncated preview or excerpt), however low their Jaccard similarity."""
+    min_chars: int = Field(default=50, ge=0)
+    """Documents with fewer fingerprint characters than this take part in exact dedup only."""
+
+
+class Config(_Section):
+    input: InputConfig = InputConfig()
+    cleaning: CleaningConfig = CleaningConfig()
+    dedup: DedupConfig = DedupConfig()
+
+
+def _describe(error: dict) -> str:
+    where = ".".join(str(part) for part in error["loc"]) or "(top level)"
+    if error["type"] == "extra_forbidden":
+        return f"unknown key '{where}': fix the spelling or remove it (README lists every key)"
+    return f"bad value for '{where}': {error['msg']}"
+
+
+def load_config(path: str | Path | None) -> Config:
+    """Load `path` over the defaults; `None` gives the defaults. Raises `UserError` with one line."""
+    if path is None:
+        return Config()
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"config file not found: {path} (pass an existing file to --config)")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UserError(f"{path}: not valid YAML ({first_line}); fix the file or pass another --config") from None
+    if not isinstance(raw, dict):
+        raise UserError(f"{path}: expected a mapping of config sections at the top level")
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as exc:
+        raise UserError(f"{path}: {_describe(exc.errors()[0])}") from None

@@ -1,0 +1,54 @@
+"""Fingerprint text and character n-gram shingles, hashed straight from code points (no n-gram strings).
+
+Chinese has no spaces, so shingles are character n-grams of the text after NFKC folding, case folding and
+removal of everything that is not a letter or a digit: a half-width preview and a full-width PDF
+extraction of one report then compare on their content.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import numpy as np
+import xxhash
+
+_NOT_WORD = re.compile(r"[\W_]+")
+_MULTIPLIER = np.uint64(0x100000001B3)  # FNV-1a 64-bit prime: odd, good spread over code points
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+
+
+def fingerprint_text(text: str) -> str:
+    """What dedup compares: folded, lower-cased, letters and digits only.
+
+    >>> fingerprint_text("“AI＋传媒”的效力，取决于 适配与迭代。")
+    'ai传媒的效力取决于适配与迭代'
+    """
+    return _NOT_WORD.sub("", unicodedata.normalize("NFKC", text).casefold())
+
+
+def exact_hash(fingerprint: str) -> int:
+    """xxh3-64 of the fingerprint text: equal for exact duplicates up to folding."""
+    return xxhash.xxh3_64_intdigest(fingerprint.encode("utf-8", "surrogatepass"))
+
+
+def shingle_hashes(fingerprint: str, size: int) -> np.ndarray:
+    """Sorted unique 64-bit hashes of the character `size`-grams (one shingle for shorter texts)."""
+    if not fingerprint:
+        return np.empty(0, dtype=np.uint64)
+    codes = np.frombuffer(fingerprint.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.uint64)
+    width = min(size, len(codes))
+    count = len(codes) - width + 1
+    with np.errstate(over="ignore"):
+        hashes = codes[:count].copy()
+        for offset in range(1, width):
+            hashes *= _MULTIPLIER
+            hashes += codes[offset:offset + count]
+        # splitmix64 finaliser: a bijection that spreads nearby polynomial values over all 64 bits
+        hashes ^= hashes >> np.uint64(30)
+        hashes *= _MIX1
+        hashes ^= hashes >> np.uint64(27)
+        hashes *= _MIX2
+        hashes ^= hashes >> np.uint64(31)
+    return np.unique(hashes)

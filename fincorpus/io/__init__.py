@@ -1,0 +1,1 @@
+"""Reading inputs (discovery, decoding, formats) and writing outputs atomically."""

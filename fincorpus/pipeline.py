@@ -1,0 +1,159 @@
+"""One build, as plain functions in the direction documents flow:
+
+    read → clean → deduplicate → assemble tables → check accounting → write
+
+`flows/build.py` wires the same functions into Prefect tasks; `build()` runs them directly.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from cleaners import build_chain
+from fincorpus.config import Config
+from fincorpus.dedup import DedupResult, deduplicate
+from fincorpus.documents import METADATA_COLUMNS, RawDocument, Reason, Status
+from fincorpus.errors import UserError
+from fincorpus.io.readers import discover, read_all
+from fincorpus.io.writers import write_parquet_atomic
+from fincorpus.lineage import CORPUS_SCHEMA, LINEAGE_SCHEMA, REMOVED_SPANS_SCHEMA, check_accounting
+from fincorpus.report import summarize
+from fincorpus.report.files import write_reports
+
+OUTPUT_FILES = ("corpus.parquet", "lineage.parquet", "removed_spans.parquet", "report.md")
+_HAS_CONTENT = re.compile(r"[^\W_]")
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class CleanedBatch:
+    documents: pl.DataFrame
+    """doc_id, text (cleaned), chars_in, chars_out, chars_removed, chars_rewritten: readable documents only."""
+    removed_spans: pl.DataFrame
+
+
+@dataclass(frozen=True, slots=True)
+class OutputTables:
+    corpus: pl.DataFrame
+    lineage: pl.DataFrame
+    removed_spans: pl.DataFrame
+
+
+@dataclass(frozen=True, slots=True)
+class BuildResult:
+    out: Path
+    tables: OutputTables
+    summary: dict
+
+
+def read_documents(inputs: Iterable[str | Path], config: Config) -> list[RawDocument]:
+    """Every input document, readable or not; duplicate doc_ids are a user error."""
+    documents = list(read_all(discover(inputs, config.input), config.input))
+    repeated = [doc_id for doc_id, count in Counter(doc.doc_id for doc in documents).items() if count > 1]
+    if repeated:
+        raise UserError(f"duplicate doc_id '{repeated[0]}' ({len(repeated)} in all): give each record a unique "
+                        "'id', or pass inputs whose relative paths differ")
+    return documents
+
+
+def clean_documents(documents: Iterable[RawDocument], config: Config) -> CleanedBatch:
+    """Clean every readable document; the removed spans are in offsets of the text as read."""
+    chain = build_chain(config.cleaning)
+    rows: list[tuple] = []
+    spans: list[tuple] = []
+    for doc in documents:
+        if doc.status is not None:
+            continue
+        result = chain(doc.text)
+        removed = sum(span.end - span.start for span in result.removed)
+        rows.append((doc.doc_id, result.text, len(doc.text), len(result.text), removed, sum(result.rewritten.values())))
+        spans.extend((doc.doc_id, span.rule, span.start, span.end, span.text) for span in result.removed)
+    frame = pl.DataFrame(rows, schema=["doc_id", "text", "chars_in", "chars_out", "chars_removed", "chars_rewritten"],
+                         orient="row", schema_overrides={"doc_id": pl.String, "text": pl.String})
+    return CleanedBatch(frame, pl.DataFrame(spans, schema=REMOVED_SPANS_SCHEMA, orient="row"))
+
+
+def dedup_documents(cleaned: CleanedBatch, config: Config) -> DedupResult:
+    """Deduplicate the documents that still hold letters or digits after cleaning."""
+    kept = cleaned.documents.filter(pl.col("text").str.contains(_HAS_CONTENT.pattern))
+    return deduplicate(kept["doc_id"].to_list(), kept["text"].to_list(), config.dedup)
+
+
+def assemble(documents: list[RawDocument], cleaned: CleanedBatch, dedup: DedupResult) -> OutputTables:
+    """Join reading, cleaning and dedup into the three output tables, sorted by doc_id."""
+    raw = pl.DataFrame(
+        [(doc.doc_id, doc.source, doc.input_hash, doc.encoding, doc.status and doc.status.value,
+          doc.reason and doc.reason.value, doc.detail, *(doc.metadata.get(key) for key in METADATA_COLUMNS))
+         for doc in documents],
+        schema=["doc_id", "source", "input_hash", "encoding", "read_status", "read_reason", "read_detail",
+                *METADATA_COLUMNS],
+        orient="row", schema_overrides={key: pl.String for key in ("encoding", "read_status", "read_reason",
+                                                                   *METADATA_COLUMNS)},
+    )
+    joined = (raw.join(cleaned.documents, on="doc_id", how="left")
+              .join(dedup.assignments, on="doc_id", how="left")
+              .with_columns(_status_columns()))
+    lineage = joined.select(list(LINEAGE_SCHEMA)).cast(LINEAGE_SCHEMA).sort("doc_id")
+    members = (joined.filter(pl.col("cluster_id").is_not_null())
+               .group_by("cluster_id").agg(pl.col("doc_id").sort().alias("member_ids")))
+    corpus = (joined.filter(pl.col("status") == Status.CANONICAL.value)
+              .join(members, on="cluster_id", how="left")
+              .select(list(CORPUS_SCHEMA)).cast(CORPUS_SCHEMA).sort("doc_id"))
+    return OutputTables(corpus, lineage, cleaned.removed_spans.sort("doc_id", "start", "end", "rule"))
+
+
+def _status_columns() -> list[pl.Expr]:
+    cleaned_empty = pl.col("read_status").is_null() & pl.col("status").is_null()
+    return [
+        pl.when(pl.col("read_status").is_not_null()).then(pl.col("read_status"))
+        .when(cleaned_empty).then(pl.lit(Status.DROPPED.value))
+        .otherwise(pl.col("status")).alias("status"),
+        pl.when(pl.col("read_status").is_not_null()).then(pl.col("read_reason"))
+        .when(cleaned_empty).then(pl.lit(Reason.EMPTY_AFTER_CLEANING.value))
+        .otherwise(pl.col("reason")).alias("reason"),
+        pl.when(pl.col("read_status").is_not_null()).then(pl.col("read_detail"))
+        .when(cleaned_empty).then(pl.lit("no letters or digits left after cleaning"))
+        .when(pl.col("status") == Status.DUPLICATE.value)
+        .then(pl.format("{} of {}", pl.col("reason"), pl.col("canonical_id")))
+        .otherwise(pl.lit("")).alias("detail"),
+        pl.col("chars_in").fill_null(0), pl.col("chars_out").fill_null(0),
+        pl.col("chars_removed").fill_null(0), pl.col("chars_rewritten").fill_null(0),
+    ]
+
+
+def write_outputs(tables: OutputTables, out: Path) -> None:
+    """Write the outputs, each atomically; the reports are rendered from the tables alone."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        write_parquet_atomic(tables.removed_spans, out / "removed_spans.parquet")
+        write_parquet_atomic(tables.corpus, out / "corpus.parquet")
+        write_parquet_atomic(tables.lineage, out / "lineage.parquet")
+        write_reports(out, {"corpus": tables.corpus, "lineage": tables.lineage, "removed_spans": tables.removed_spans})
+    except PermissionError as exc:
+        raise UserError(f"cannot write to {out}: permission denied ({exc.filename}); choose another --out") from None
+    except OSError as exc:
+        raise UserError(f"cannot write to {out}: {exc.strerror} ({exc.filename})") from None
+
+
+def build(inputs: Iterable[str | Path], out: str | Path, config: Config, progress: Progress | None = None) -> BuildResult:
+    """Read, clean, deduplicate and write a corpus with lineage. The library entry point of `fincorpus build`."""
+    say = progress or (lambda stage: None)
+    out = Path(out)
+    say("read")
+    documents = read_documents(inputs, config)
+    say("clean")
+    cleaned = clean_documents(documents, config)
+    say("deduplicate")
+    dedup = dedup_documents(cleaned, config)
+    say("write")
+    tables = assemble(documents, cleaned, dedup)
+    check_accounting([doc.doc_id for doc in documents], tables.lineage, tables.corpus)
+    write_outputs(tables, out)
+    return BuildResult(out, tables, summarize(tables.lineage))
