@@ -6,6 +6,7 @@ Exit codes: 0 success, 2 a user error (one line saying what to do), 1 a bug (wit
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -88,7 +89,13 @@ def report(directory: Annotated[Path, typer.Argument(help="An output directory o
         output.print(f"  {path}", highlight=False)
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    # A scheduler's SIGTERM unwinds like Ctrl-C: a half-written staging directory is removed on the way out.
+    raise SystemExit(128 + signum)
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         app()
     except UserError as error:  # raised inside a flow run: still one line, exit 2

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Collection
+from pathlib import Path
+
 import polars as pl
 
-from fincorpus.documents import Status
+from fincorpus.documents import Reason, Status
 from fincorpus.errors import AccountingError
 
 LINEAGE_SCHEMA = {
@@ -45,14 +49,57 @@ REMOVED_SPANS_SCHEMA = {
 }
 
 
-def check_accounting(input_ids: list[str], lineage: pl.DataFrame, corpus: pl.DataFrame) -> None:
-    """Every input appears exactly once in lineage, and the corpus holds exactly the canonical rows."""
-    lineage_ids = lineage["doc_id"].to_list()
-    if len(lineage_ids) != len(input_ids) or set(lineage_ids) != set(input_ids):
-        missing = sorted(set(input_ids) - set(lineage_ids))[:3]
-        raise AccountingError(f"lineage has {len(lineage_ids)} rows for {len(input_ids)} inputs (missing e.g. {missing})")
-    if lineage["doc_id"].n_unique() != lineage.height:
-        raise AccountingError("a document appears twice in lineage")
+_STATUSES = frozenset(status.value for status in Status)
+_REASONS = frozenset(reason.value for reason in Reason)
+
+
+def check_accounting(input_ids: Collection[str], lineage: pl.DataFrame, corpus: pl.DataFrame) -> None:
+    """Every input appears exactly once in lineage with a known status and reason, every duplicate points at
+    a canonical row, and the corpus holds exactly the canonical rows. Raises `AccountingError` otherwise."""
+    lineage_ids = lineage["doc_id"]
+    if lineage_ids.n_unique() != lineage.height:
+        repeated = lineage_ids.filter(lineage_ids.is_duplicated()).unique().sort().head(3).to_list()
+        raise AccountingError(f"a document appears twice in lineage (e.g. {repeated})")
+    expected = set(input_ids)
+    if len(expected) != len(input_ids):
+        raise AccountingError("an input doc_id was read twice")
+    if lineage.height != len(expected) or set(lineage_ids.to_list()) != expected:
+        missing = sorted(expected - set(lineage_ids.to_list()))[:3]
+        extra = sorted(set(lineage_ids.to_list()) - expected)[:3]
+        raise AccountingError(f"lineage has {lineage.height} rows for {len(expected)} inputs "
+                              f"(missing e.g. {missing}, unexpected e.g. {extra})")
+    unknown = set(lineage["status"].to_list()) - _STATUSES
+    if unknown:
+        raise AccountingError(f"unknown status {sorted(map(str, unknown))[0]} in lineage")
+    not_canonical = lineage.filter(pl.col("status") != Status.CANONICAL.value)
+    bad_reasons = set(not_canonical["reason"].to_list()) - _REASONS
+    if bad_reasons:
+        raise AccountingError(f"a {Status.DUPLICATE.value}/dropped/quarantined row has reason {sorted(map(str, bad_reasons))[0]}")
     canonical = set(lineage.filter(pl.col("status") == Status.CANONICAL.value)["doc_id"].to_list())
+    pointed_at = set(lineage.filter(pl.col("status") == Status.DUPLICATE.value)["canonical_id"].to_list())
+    if not pointed_at <= canonical:
+        raise AccountingError(f"a duplicate points at {sorted(map(str, pointed_at - canonical))[0]}, not a canonical row")
     if canonical != set(corpus["doc_id"].to_list()) or corpus.height != len(canonical):
         raise AccountingError("corpus rows differ from the canonical rows of lineage")
+
+
+def check_summary(summary: dict, lineage: pl.DataFrame) -> None:
+    """The counts a summary states (documents in, and per status) are the counts of lineage."""
+    counts = dict(lineage.group_by("status").len().iter_rows())
+    expected = {"documents_in": lineage.height} | {status.value: counts.get(status.value, 0) for status in Status}
+    for key, value in expected.items():
+        if key in summary and summary[key] != value:
+            raise AccountingError(f"summary says {key}={summary[key]} but lineage has {value}")
+
+
+def verify_written(directory: Path, input_ids: Collection[str]) -> None:
+    """Re-read the tables just written to `directory` and check them, and any summary.json, as a whole.
+
+    Only the few columns the check needs are read, so this stays cheap beside the build.
+    """
+    lineage = pl.read_parquet(directory / "lineage.parquet", columns=["doc_id", "status", "reason", "canonical_id"])
+    corpus = pl.read_parquet(directory / "corpus.parquet", columns=["doc_id"])
+    check_accounting(input_ids, lineage, corpus)
+    summary_path = directory / "summary.json"
+    if summary_path.is_file():
+        check_summary(json.loads(summary_path.read_text(encoding="utf-8")), lineage)

@@ -21,12 +21,12 @@ from fincorpus.dedup import DedupResult, deduplicate
 from fincorpus.documents import METADATA_COLUMNS, RawDocument, Reason, Status
 from fincorpus.errors import UserError
 from fincorpus.io.readers import discover, read_all
-from fincorpus.io.writers import write_parquet_atomic
-from fincorpus.lineage import CORPUS_SCHEMA, LINEAGE_SCHEMA, REMOVED_SPANS_SCHEMA, check_accounting
+from fincorpus.io.writers import describe_os_error, staged_directory, write_manifest, write_parquet_atomic
+from fincorpus.lineage import CORPUS_SCHEMA, LINEAGE_SCHEMA, REMOVED_SPANS_SCHEMA, check_accounting, verify_written
 from fincorpus.report import summarize
 from fincorpus.report.files import write_reports
 
-OUTPUT_FILES = ("corpus.parquet", "lineage.parquet", "removed_spans.parquet", "report.md")
+OUTPUT_FILES = ("corpus.parquet", "lineage.parquet", "removed_spans.parquet", "report.md", "manifest.json")
 _HAS_CONTENT = re.compile(r"[^\W_]")
 
 Progress = Callable[[str], None]
@@ -129,17 +129,22 @@ def _status_columns() -> list[pl.Expr]:
 
 
 def write_outputs(tables: OutputTables, out: Path) -> None:
-    """Write the outputs, each atomically; the reports are rendered from the tables alone."""
+    """Write every output into a staging directory beside `out`, check it, then switch it in as one step.
+
+    The reports are rendered from the tables alone. On any failure (a full disk, an accounting error, a
+    signal) `out` keeps the previous build's outputs; see `fincorpus.io.writers.staged_directory`.
+    """
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        write_parquet_atomic(tables.removed_spans, out / "removed_spans.parquet")
-        write_parquet_atomic(tables.corpus, out / "corpus.parquet")
-        write_parquet_atomic(tables.lineage, out / "lineage.parquet")
-        write_reports(out, {"corpus": tables.corpus, "lineage": tables.lineage, "removed_spans": tables.removed_spans})
-    except PermissionError as exc:
-        raise UserError(f"cannot write to {out}: permission denied ({exc.filename}); choose another --out") from None
+        with staged_directory(out) as staging:
+            write_parquet_atomic(tables.removed_spans, staging / "removed_spans.parquet")
+            write_parquet_atomic(tables.corpus, staging / "corpus.parquet")
+            write_parquet_atomic(tables.lineage, staging / "lineage.parquet")
+            write_reports(staging, {"corpus": tables.corpus, "lineage": tables.lineage,
+                                    "removed_spans": tables.removed_spans})
+            verify_written(staging, tables.lineage["doc_id"].to_list())
+            write_manifest(staging)
     except OSError as exc:
-        raise UserError(f"cannot write to {out}: {exc.strerror} ({exc.filename})") from None
+        raise UserError(describe_os_error(exc, out)) from None
 
 
 def build(inputs: Iterable[str | Path], out: str | Path, config: Config, progress: Progress | None = None) -> BuildResult:

@@ -1,13 +1,75 @@
-"""Atomic writes: every output appears whole or not at all (temp file in the same directory + rename)."""
+"""Writing outputs so that a reader only ever sees a complete set: the old one or the new one.
+
+Two levels:
+- `write_parquet_atomic` / `write_text_atomic`: one file appears whole or not at all (temporary file in the
+  same directory, fsync, rename).
+- `staged_directory(target)` + `switch_in(staging, target)`: a whole output directory is written into a
+  staging directory beside it, `.<name>.staging-<pid>`, and switched in as one step. On Linux the switch is
+  one `renameat2(RENAME_EXCHANGE)` call that swaps the two directories; elsewhere (or on file systems
+  without it) two renames, with the previous directory parked at `.<name>.previous-<pid>` in between and
+  put back by `recover(target)` if the process dies there. Any failure before the switch removes the
+  staging directory and leaves the target as it was; a killed process leaves at most a stale staging
+  directory, which the next run removes.
+
+A directory is only ever replaced if fincorpus wrote it: it holds `MARKER` (or is empty). Anything else
+is a user error, so `--out ~` cannot swallow a home directory.
+"""
 
 from __future__ import annotations
 
+import ctypes
+import errno
+import json
 import os
+import shutil
+import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import polars as pl
+import xxhash
+
+from fincorpus.errors import UserError
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; concurrent runs into one directory are then not detected
+    fcntl = None
+
+MARKER = "manifest.json"
+"""The file that marks a directory as one fincorpus wrote (and lists what is in it)."""
+_UNMARKED_OUTPUTS = frozenset({"corpus.parquet", "lineage.parquet", "removed_spans.parquet", "report.md",
+                               "report.html", "summary.json"})
+"""What a build wrote before manifests existed: a directory holding only these may be replaced too."""
+_STAGING = ".{name}.staging-"
+_PREVIOUS = ".{name}.previous-"
+_LOCK = ".{name}.lock"
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def describe_os_error(exc: OSError, out: Path) -> str:
+    """One line for an output directory that cannot be written, saying what to do."""
+    where = exc.filename or out
+    if exc.errno == errno.ENOSPC:
+        return f"cannot write to {out}: no space left on the device ({where}); free space or pass another --out"
+    if exc.errno == errno.EDQUOT:
+        return f"cannot write to {out}: disk quota exceeded ({where}); free space or pass another --out"
+    if isinstance(exc, PermissionError) or exc.errno == errno.EROFS:
+        return f"cannot write to {out}: {exc.strerror or 'permission denied'} ({where}); choose another --out"
+    return f"cannot write to {out}: {exc.strerror or exc} ({where})"
+
+
+def _fsync_directory(directory: Path) -> None:
+    if sys.platform == "win32":  # directories cannot be opened for fsync there
+        return
+    descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def _atomic(path: Path, write: Callable[[Path], None]) -> None:
@@ -32,3 +94,143 @@ def write_parquet_atomic(frame: pl.DataFrame, path: Path) -> None:
 
 def write_text_atomic(text: str, path: Path) -> None:
     _atomic(path, lambda temp: temp.write_text(text, encoding="utf-8"))
+
+
+def _exchange(first: Path, second: Path) -> bool:
+    """Swap two directories in one system call (Linux renameat2); False where that is not available."""
+    if not sys.platform.startswith("linux"):
+        return False
+    libc = ctypes.CDLL(None, use_errno=True)
+    renameat2 = getattr(libc, "renameat2", None)
+    if renameat2 is None:
+        return False
+    if renameat2(_AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second), _RENAME_EXCHANGE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False  # the file system cannot exchange: fall back to two renames
+    raise OSError(code, os.strerror(code), str(second))
+
+
+def switch_in(staging: Path, target: Path) -> None:
+    """Make the complete directory `staging` become `target` in one step, then remove the previous target.
+
+    `staging` must be on the same file system as `target` (`staged_directory` puts it beside `target`).
+    If this raises, `target` still holds the previous outputs (or `recover(target)` puts them back).
+    """
+    _fsync_directory(staging)
+    if not target.exists():
+        os.rename(staging, target)
+    elif _exchange(staging, target):
+        shutil.rmtree(staging, ignore_errors=True)  # staging now holds the previous outputs
+    else:
+        previous = target.with_name(_PREVIOUS.format(name=target.name) + str(os.getpid()))
+        os.rename(target, previous)
+        try:
+            os.rename(staging, target)
+        except BaseException:
+            os.rename(previous, target)
+            raise
+        shutil.rmtree(previous, ignore_errors=True)
+    _fsync_directory(target.parent)
+
+
+def recover(target: Path) -> None:
+    """Undo what a killed run left beside `target`: put back parked outputs, remove stale staging dirs."""
+    parent, name = target.parent, target.name
+    if not parent.is_dir():
+        return
+    for leftover in sorted(parent.glob(_PREVIOUS.format(name=name) + "*")):
+        if not target.exists():
+            os.rename(leftover, target)
+        else:
+            shutil.rmtree(leftover, ignore_errors=True)
+    for leftover in parent.glob(_STAGING.format(name=name) + "*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+
+
+def check_replaceable(target: Path) -> None:
+    """Refuse to replace anything but a missing or empty directory, or one fincorpus wrote."""
+    if not target.exists():
+        return
+    if not target.is_dir():
+        raise UserError(f"--out {target} is a file: pass a directory")
+    if (target / MARKER).is_file():
+        return
+    foreign = sorted(entry.name for entry in target.iterdir() if entry.name not in _UNMARKED_OUTPUTS)
+    if not foreign:
+        return
+    example = foreign[0]
+    raise UserError(f"--out {target} holds files fincorpus did not write (e.g. '{example}') and is replaced as a "
+                    "whole on each build: pass a new or empty directory")
+
+
+@contextmanager
+def _exclusive(target: Path) -> Iterator[None]:
+    """Hold `.<name>.lock` beside `target`, so two runs never stage or switch the same directory at once."""
+    with open(target.with_name(_LOCK.format(name=target.name)), "a") as lock:
+        if fcntl is not None:
+            try:
+                fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise UserError(f"another fincorpus run is writing {target}: wait for it or pass another --out") from None
+        yield
+
+
+@contextmanager
+def staged_directory(target: Path) -> Iterator[Path]:
+    """A fresh staging directory beside `target`, switched in when the block ends without an exception.
+
+    Issue 7's store and any other output directory use the same two steps:
+
+    >>> with staged_directory(Path("out")) as staging:        # doctest: +SKIP
+    ...     write_parquet_atomic(frame, staging / "corpus.parquet")
+    ...     write_manifest(staging)
+    """
+    target = Path(os.path.abspath(target))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with _exclusive(target):
+        recover(target)
+        check_replaceable(target)
+        staging = Path(tempfile.mkdtemp(prefix=_STAGING.format(name=target.name) + f"{os.getpid()}.",
+                                        dir=target.parent))
+        try:
+            yield staging
+            switch_in(staging, target)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _file_hash(path: Path) -> str:
+    digest = xxhash.xxh3_64()
+    with open(path, "rb") as stream:
+        while chunk := stream.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def write_manifest(directory: Path) -> Path:
+    """List every file of `directory` with its size and xxh3-64 in `MARKER` (written last: its presence
+    says the directory is complete). Deterministic: no times, sorted names."""
+    files = {path.name: {"bytes": path.stat().st_size, "xxh3_64": _file_hash(path)}
+             for path in sorted(directory.iterdir()) if path.is_file() and path.name != MARKER
+             and not path.name.startswith(".")}
+    path = directory / MARKER
+    write_text_atomic(json.dumps({"format": 1, "files": files}, indent=2, sort_keys=True) + "\n", path)
+    return path
+
+
+def verify_manifest(directory: Path) -> list[str]:
+    """What differs between `directory` and its manifest (an empty list: the directory is intact)."""
+    try:
+        listed = json.loads((directory / MARKER).read_text(encoding="utf-8"))["files"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return [f"no readable {MARKER} ({type(exc).__name__})"]
+    problems = []
+    for name, expected in sorted(listed.items()):
+        path = directory / name
+        if not path.is_file():
+            problems.append(f"{name}: missing")
+        elif path.stat().st_size != expected["bytes"] or _file_hash(path) != expected["xxh3_64"]:
+            problems.append(f"{name}: differs from the manifest")
+    return problems
