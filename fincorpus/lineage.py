@@ -48,6 +48,14 @@ REMOVED_SPANS_SCHEMA = {
     "text": pl.String,
 }
 
+DOCUMENTS_SCHEMA = {
+    "doc_id": pl.String,
+    "text_as_read": pl.String,
+    "text_cleaned": pl.String,
+}
+"""The audit copy of every document read: `removed_spans` offsets point into `text_as_read`; `text_cleaned` is
+null for canonical documents, whose cleaned text is `corpus.text`."""
+
 
 _STATUSES = frozenset(status.value for status in Status)
 _REASONS = frozenset(reason.value for reason in Reason)

@@ -22,11 +22,13 @@ from fincorpus.documents import METADATA_COLUMNS, RawDocument, Reason, Status
 from fincorpus.errors import UserError
 from fincorpus.io.readers import discover, read_all
 from fincorpus.io.writers import describe_os_error, staged_directory, write_manifest, write_parquet_atomic
-from fincorpus.lineage import CORPUS_SCHEMA, LINEAGE_SCHEMA, REMOVED_SPANS_SCHEMA, check_accounting, verify_written
+from fincorpus.lineage import (CORPUS_SCHEMA, DOCUMENTS_SCHEMA, LINEAGE_SCHEMA, REMOVED_SPANS_SCHEMA,
+                               check_accounting, verify_written)
 from fincorpus.report import summarize
 from fincorpus.report.files import write_reports
 
-OUTPUT_FILES = ("corpus.parquet", "lineage.parquet", "removed_spans.parquet", "report.md", "manifest.json")
+OUTPUT_FILES = ("corpus.parquet", "lineage.parquet", "removed_spans.parquet", "documents.parquet",
+                "report.md", "summary.json", "report.html", "manifest.json")
 _HAS_CONTENT = re.compile(r"[^\W_]")
 
 Progress = Callable[[str], None]
@@ -44,6 +46,12 @@ class OutputTables:
     corpus: pl.DataFrame
     lineage: pl.DataFrame
     removed_spans: pl.DataFrame
+    documents: pl.DataFrame | None = None
+    """Every document read, as read and as cleaned (DOCUMENTS_SCHEMA): what the audit report shows."""
+
+    def as_dict(self) -> dict[str, pl.DataFrame]:
+        return {"corpus": self.corpus, "lineage": self.lineage, "removed_spans": self.removed_spans,
+                "documents": self.documents}
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +114,18 @@ def assemble(documents: list[RawDocument], cleaned: CleanedBatch, dedup: DedupRe
     corpus = (joined.filter(pl.col("status") == Status.CANONICAL.value)
               .join(members, on="cluster_id", how="left")
               .select(list(CORPUS_SCHEMA)).cast(CORPUS_SCHEMA).sort("doc_id"))
-    return OutputTables(corpus, lineage, cleaned.removed_spans.sort("doc_id", "start", "end", "rule"))
+    return OutputTables(corpus, lineage, cleaned.removed_spans.sort("doc_id", "start", "end", "rule"),
+                        _documents_table(documents, cleaned, lineage))
+
+
+def _documents_table(documents: list[RawDocument], cleaned: CleanedBatch, lineage: pl.DataFrame) -> pl.DataFrame:
+    as_read = pl.DataFrame([(doc.doc_id, doc.text) for doc in documents if doc.text is not None],
+                           schema={"doc_id": pl.String, "text_as_read": pl.String}, orient="row")
+    return (as_read.join(cleaned.documents.select("doc_id", pl.col("text").alias("text_cleaned")), on="doc_id", how="left")
+            .join(lineage.select("doc_id", "status"), on="doc_id", how="left")
+            .with_columns(pl.when(pl.col("status") != Status.CANONICAL.value).then(pl.col("text_cleaned"))
+                          .alias("text_cleaned"))
+            .select(list(DOCUMENTS_SCHEMA)).cast(DOCUMENTS_SCHEMA).sort("doc_id"))
 
 
 def _status_columns() -> list[pl.Expr]:
@@ -139,8 +158,9 @@ def write_outputs(tables: OutputTables, out: Path) -> None:
             write_parquet_atomic(tables.removed_spans, staging / "removed_spans.parquet")
             write_parquet_atomic(tables.corpus, staging / "corpus.parquet")
             write_parquet_atomic(tables.lineage, staging / "lineage.parquet")
-            write_reports(staging, {"corpus": tables.corpus, "lineage": tables.lineage,
-                                    "removed_spans": tables.removed_spans})
+            if tables.documents is not None:
+                write_parquet_atomic(tables.documents, staging / "documents.parquet")
+            write_reports(staging, tables.as_dict())
             verify_written(staging, tables.lineage["doc_id"].to_list())
             write_manifest(staging)
     except OSError as exc:

@@ -1,5 +1,10 @@
-"""Reports rendered from the output tables alone, so `fincorpus report DIR` and a build give the same page."""
+"""Reports rendered from the output tables alone, so `fincorpus report DIR` and a build give the same page.
 
-from fincorpus.report.markdown import render_markdown, summarize
+`report.md` (a short summary), `summary.json` (every count, for alerting) and `report.html` (the audit page).
+"""
 
-__all__ = ["render_markdown", "summarize"]
+from fincorpus.report.html import Limits, render_html
+from fincorpus.report.markdown import render_markdown
+from fincorpus.report.summary import render_summary_json, summarize, summary_document
+
+__all__ = ["Limits", "render_html", "render_markdown", "render_summary_json", "summarize", "summary_document"]

@@ -8,21 +8,38 @@ import polars as pl
 
 from fincorpus.errors import UserError
 from fincorpus.io.writers import write_text_atomic
+from fincorpus.report.html import Limits, render_html
 from fincorpus.report.markdown import render_markdown
+from fincorpus.report.summary import render_summary_json
 
 TABLES = ("corpus", "lineage", "removed_spans")
+REPORT_FILES = ("report.md", "summary.json", "report.html")
 
 
-def load_tables(directory: Path) -> dict[str, pl.DataFrame]:
+def load_tables(directory: Path) -> dict[str, pl.DataFrame | pl.LazyFrame | None]:
+    """The output tables of `directory`; `documents` is scanned lazily (the page reads only what it shows)."""
     missing = [name for name in TABLES if not (directory / f"{name}.parquet").is_file()]
     if missing:
         raise UserError(f"{directory} has no {missing[0]}.parquet: pass the --out directory of a `fincorpus build`")
-    return {name: pl.read_parquet(directory / f"{name}.parquet") for name in TABLES}
+    tables: dict[str, pl.DataFrame | pl.LazyFrame | None] = {
+        name: pl.read_parquet(directory / f"{name}.parquet") for name in TABLES}
+    documents = directory / "documents.parquet"
+    tables["documents"] = pl.scan_parquet(documents) if documents.is_file() else None
+    return tables
 
 
-def write_reports(directory: Path, tables: dict[str, pl.DataFrame] | None = None) -> list[Path]:
-    """Render every report of `directory` from its tables (read from disk unless given)."""
+def write_reports(directory: Path, tables: dict[str, pl.DataFrame | pl.LazyFrame | None] | None = None,
+                  limits: Limits | None = None) -> list[Path]:
+    """Render report.md, summary.json and report.html of `directory` from its tables (read from disk unless given)."""
     tables = tables or load_tables(directory)
-    path = directory / "report.md"
-    write_text_atomic(render_markdown(tables["corpus"], tables["lineage"], tables["removed_spans"]), path)
-    return [path]
+    corpus, lineage, removed_spans = tables["corpus"], tables["lineage"], tables["removed_spans"]
+    rendered = {
+        "report.md": render_markdown(corpus, lineage, removed_spans),
+        "summary.json": render_summary_json(lineage, removed_spans),
+        "report.html": render_html(tables, limits),
+    }
+    paths = []
+    for name in REPORT_FILES:
+        write_text_atomic(rendered[name], directory / name)
+        paths.append(directory / name)
+    return paths

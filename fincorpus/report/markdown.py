@@ -8,6 +8,7 @@ import jinja2
 import polars as pl
 
 from fincorpus.documents import Status
+from fincorpus.report.summary import summarize
 
 _TEMPLATES = jinja2.Environment(
     loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
@@ -17,18 +18,6 @@ _TEMPLATES = jinja2.Environment(
     lstrip_blocks=True,
 )
 TOP_REMOVED_LINES = 5
-
-
-def summarize(lineage: pl.DataFrame) -> dict:
-    """Counts by status, from lineage alone."""
-    counts = dict(lineage.group_by("status").len().iter_rows())
-    return {
-        "documents_in": lineage.height,
-        **{status.value: int(counts.get(status.value, 0)) for status in Status},
-        "clusters": int(lineage["cluster_id"].drop_nulls().n_unique()),
-        "chars_in": int(lineage["chars_in"].sum()),
-        "chars_removed": int(lineage["chars_removed"].sum()),
-    }
 
 
 def _one_line(text: str, limit: int = 60) -> str:

@@ -1,0 +1,260 @@
+"""report.html: one self-contained page for the audit of a build, rendered from its output tables.
+
+Everything the page shows is capped (`Limits`) so it stays light at 100k documents; the counts in it are
+always complete, and what is not shown is in the Parquet files beside it, as the page says where it cuts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jinja2
+import polars as pl
+import xxhash
+
+from fincorpus.documents import Status
+from fincorpus.report.charts import bar_chart, histogram
+from fincorpus.report.diff import SideBySide, side_by_side
+from fincorpus.report.summary import SIMILARITY_BINS, rule_counts, status_counts, summary_document
+
+_TEMPLATES = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=True,  # every document text is escaped: a scraped `<script>` is shown, never run
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+_TEMPLATES.filters["thousands"] = lambda number: f"{number:,}"
+STATUS_ORDER = [status.value for status in Status]
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """How much of a large build the page shows; the rest is counted, and listed in the Parquet files."""
+
+    member_rows: int = 2000
+    """Rows of the duplicates table (the least similar first: the merges most worth a look)."""
+    clusters: int = 50
+    """Cluster cards, each with its canonical, members and diffs."""
+    diffs: int = 50
+    """Side-by-side diffs over all cluster cards."""
+    diff_chars: int = 30_000
+    """Characters of each text that a diff aligns."""
+    open_clusters: int = 10
+    """Cluster cards shown open when the page loads."""
+    documents: int = 100
+    """Documents shown with their removed spans struck through."""
+    document_chars: int = 30_000
+    """Characters of each such document shown."""
+    removed_lines: int = 10
+    """Most frequent removed lines listed per rule."""
+    examples: int = 3
+    """Example documents per removed line."""
+    not_kept_rows: int = 2000
+    """Rows of the dropped and quarantined table."""
+    chart_bars: int = 12
+    """Bars per chart; the rest are summed into one `other` bar."""
+
+
+@dataclass(slots=True)
+class DocumentView:
+    doc_id: str
+    anchor: str
+    status: str
+    source: str
+    segments: list[tuple[str, str, str]]
+    """(kind, text, rule): kind `kept` or `removed`."""
+    chars_in: int
+    chars_removed: int
+    truncated: bool
+
+
+@dataclass(slots=True)
+class ClusterCard:
+    cluster_id: str
+    anchor: str
+    canonical: dict
+    members: list[dict]
+    diffs: list[tuple[dict, SideBySide]] = field(default_factory=list)
+    open: bool = False
+
+
+def anchor(kind: str, key: str) -> str:
+    """A stable HTML id for any doc_id or cluster_id, whatever characters it holds."""
+    return f"{kind}-{xxhash.xxh3_64_hexdigest(key.encode('utf-8'))}"
+
+
+def _one_line(text: str, limit: int = 120) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[:limit - 1] + "…"
+
+
+def struck_segments(text: str, spans: list[tuple[int, int, str]], max_chars: int) -> list[tuple[str, str, str]]:
+    """The text as read cut into kept and removed pieces, up to `max_chars` characters.
+
+    >>> struck_segments("您的浏览器禁用了JavaScript上海证券", [(0, 18, "chrome_v1:js")], 100)
+    [('removed', '您的浏览器禁用了JavaScript', 'chrome_v1:js'), ('kept', '上海证券', '')]
+    """
+    segments: list[tuple[str, str, str]] = []
+    position = 0
+    for start, end, rule in sorted(spans):
+        start, end = max(start, position), min(end, max_chars)
+        if start >= max_chars:
+            break
+        if start >= end:
+            continue
+        if start > position:
+            segments.append(("kept", text[position:start], ""))
+        segments.append(("removed", text[start:end], rule))
+        position = end
+    if position < min(len(text), max_chars):
+        segments.append(("kept", text[position:max_chars], ""))
+    return segments
+
+
+def _collect(frame: pl.DataFrame | pl.LazyFrame | None, doc_ids: list[str]) -> pl.DataFrame | None:
+    # A LazyFrame from `report DIR` reads only the row groups of the documents shown.
+    if frame is None or not doc_ids:
+        return None
+    return frame.lazy().filter(pl.col("doc_id").is_in(doc_ids)).collect()
+
+
+def _charts(lineage: pl.DataFrame, removed_spans: pl.DataFrame, summary: dict, limits: Limits) -> dict:
+    def top(frame: pl.DataFrame, label: str, columns: list[str]) -> list[tuple[str, list[int]]]:
+        rows = [(str(row[label]), [int(row[column]) for column in columns]) for row in frame.iter_rows(named=True)]
+        if len(rows) <= limits.chart_bars:
+            return rows
+        kept, rest = rows[:limits.chart_bars - 1], rows[limits.chart_bars - 1:]
+        return kept + [(f"other ({len(rest):,})", [sum(values[i] for _, values in rest) for i in range(len(columns))])]
+
+    by_source = status_counts(lineage, "source")
+    removed_by_source = by_source.filter(pl.col("chars_removed") > 0).sort("chars_removed", "source",
+                                                                             descending=[True, False])
+    bins = [f"{index / SIMILARITY_BINS:.1f}" for index in range(SIMILARITY_BINS)]
+    merged = summary["merged_similarity"]
+    return {
+        "status_by_source": bar_chart("Documents per source, by status", STATUS_ORDER,
+                                      top(by_source, "source", STATUS_ORDER)),
+        "removed_by_rule": bar_chart("Characters removed, per rule", ["chars"],
+                                     top(rule_counts(removed_spans), "rule", ["chars"])),
+        "removed_by_source": bar_chart("Characters removed, per source", ["chars"],
+                                       top(removed_by_source, "source", ["chars_removed"])),
+        "jaccard": histogram("Jaccard similarity of merged duplicates", bins, merged["jaccard"]),
+        "containment": histogram("Containment of merged duplicates in their canonical", bins, merged["containment"]),
+    }
+
+
+def _rules(removed_spans: pl.DataFrame, limits: Limits) -> list[dict]:
+    if not removed_spans.height:
+        return []
+    lines = (removed_spans.with_columns(pl.col("text").str.replace_all(r"\s+", " ").str.strip_chars().alias("line"))
+             .group_by("rule", "line")
+             .agg(pl.len().alias("count"), pl.col("doc_id").n_unique().alias("documents"),
+                  pl.col("doc_id").unique().sort().head(limits.examples).alias("examples"))
+             .sort("rule", "count", "line", descending=[False, True, False]))
+    by_rule = lines.group_by("rule", maintain_order=True).head(limits.removed_lines).partition_by("rule", as_dict=True)
+    rules = []
+    for rule in rule_counts(removed_spans).iter_rows(named=True):
+        rows = by_rule[(rule["rule"],)].to_dicts()
+        rules.append(rule | {"anchor": anchor("rule", rule["rule"]),
+                             "lines": [row | {"line": _one_line(row["line"])} for row in rows]})
+    return rules
+
+
+def _clusters(corpus: pl.DataFrame, lineage: pl.DataFrame, members: pl.DataFrame,
+              documents: pl.DataFrame | pl.LazyFrame | None, limits: Limits) -> list[ClusterCard]:
+    order = (members.group_by("cluster_id").agg(pl.col("similarity").min().alias("lowest"),
+                                                pl.col("canonical_id").first())
+             .sort("lowest", "canonical_id").head(limits.clusters))
+    cluster_ids = order["cluster_id"].to_list()
+    shown_members = members.filter(pl.col("cluster_id").is_in(cluster_ids)).sort("similarity", "containment", "doc_id")
+    canonicals = {row["cluster_id"]: row for row in lineage.filter(
+        pl.col("cluster_id").is_in(cluster_ids) & (pl.col("status") == Status.CANONICAL.value)).iter_rows(named=True)}
+    canonical_text = dict(corpus.filter(pl.col("cluster_id").is_in(cluster_ids)).select("cluster_id", "text").iter_rows())
+    by_cluster = shown_members.partition_by("cluster_id", as_dict=True)
+    budget = limits.diffs
+    diff_ids = []
+    for cluster_id in cluster_ids:
+        rows = by_cluster[(cluster_id,)]["doc_id"].to_list()
+        diff_ids.extend(rows[:max(budget - len(diff_ids), 0)])
+    member_text = {}
+    texts = _collect(documents, diff_ids)
+    if texts is not None:
+        member_text = {doc_id: text for doc_id, text in texts.select("doc_id", "text_cleaned").iter_rows() if text is not None}
+    cards = []
+    for index, cluster_id in enumerate(cluster_ids):
+        rows = by_cluster[(cluster_id,)].to_dicts()
+        card = ClusterCard(cluster_id, anchor("cluster", cluster_id), canonicals[cluster_id], rows,
+                           open=index < limits.open_clusters)
+        for row in rows:
+            if row["doc_id"] in member_text and cluster_id in canonical_text:
+                card.diffs.append((row, side_by_side(member_text[row["doc_id"]], canonical_text[cluster_id],
+                                                     limits.diff_chars)))
+        cards.append(card)
+    return cards
+
+
+def _document_views(doc_ids: list[str], lineage: pl.DataFrame, removed_spans: pl.DataFrame,
+                    documents: pl.DataFrame | pl.LazyFrame | None, limits: Limits) -> list[DocumentView]:
+    texts = _collect(documents, doc_ids)
+    if texts is None:
+        return []
+    as_read = dict(texts.select("doc_id", "text_as_read").iter_rows())
+    rows = {row["doc_id"]: row for row in lineage.filter(pl.col("doc_id").is_in(doc_ids)).iter_rows(named=True)}
+    spans = removed_spans.filter(pl.col("doc_id").is_in(doc_ids)).partition_by("doc_id", as_dict=True)
+    views = []
+    for doc_id in doc_ids:
+        if doc_id not in as_read:
+            continue
+        text = as_read[doc_id]
+        own = spans.get((doc_id,))
+        triples = [] if own is None else list(own.select("start", "end", "rule").iter_rows())
+        row = rows[doc_id]
+        views.append(DocumentView(doc_id, anchor("doc", doc_id), row["status"], row["source"],
+                                  struck_segments(text, triples, limits.document_chars), row["chars_in"],
+                                  row["chars_removed"], len(text) > limits.document_chars))
+    return views
+
+
+def _documents_to_show(cards: list[ClusterCard], rules: list[dict], lineage: pl.DataFrame, limits: Limits) -> list[str]:
+    """Documents of the diffs first (member, canonical), then the rules' examples, then the most cleaned."""
+    wanted: dict[str, None] = {}
+    for card in cards:
+        for row, _ in card.diffs:
+            wanted.update({row["doc_id"]: None, card.canonical["doc_id"]: None})
+    for rule in rules:
+        for line in rule["lines"]:
+            wanted.update(dict.fromkeys(line["examples"]))
+    most_cleaned = (lineage.filter(pl.col("chars_removed") > 0).sort("chars_removed", "doc_id", descending=[True, False])
+                    .head(limits.documents)["doc_id"].to_list())
+    wanted.update(dict.fromkeys(most_cleaned))
+    return list(wanted)[:limits.documents]
+
+
+def render_html(tables: dict[str, pl.DataFrame | pl.LazyFrame | None], limits: Limits | None = None) -> str:
+    """The page, from the output tables (`documents` may be a LazyFrame, or None for a build without it)."""
+    limits = limits or Limits()
+    corpus, lineage, removed_spans = tables["corpus"], tables["lineage"], tables["removed_spans"]
+    documents = tables.get("documents")
+    summary = summary_document(lineage, removed_spans)
+    members_all = lineage.filter(pl.col("status") == Status.DUPLICATE.value).sort("similarity", "containment", "doc_id")
+    cards = _clusters(corpus, lineage, members_all, documents, limits)
+    rules = _rules(removed_spans, limits)
+    views = _document_views(_documents_to_show(cards, rules, lineage, limits), lineage, removed_spans, documents, limits)
+    shown = {view.doc_id: view.anchor for view in views}
+    diffed = {row["doc_id"]: anchor("diff", row["doc_id"]) for card in cards for row, _ in card.diffs}
+    carded = {row["doc_id"]: card.anchor for card in cards for row in card.members}
+    not_kept = lineage.filter(pl.col("status").is_in([Status.DROPPED.value, Status.QUARANTINED.value]))
+    member_sources = (members_all.group_by("source").len().sort("len", "source", descending=[True, False])
+                      .head(200)["source"].to_list())
+    return _TEMPLATES.get_template("report.html.j2").render(
+        summary=summary, limits=limits, charts=_charts(lineage, removed_spans, summary, limits),
+        members=members_all.head(limits.member_rows).to_dicts(), members_total=members_all.height,
+        member_sources=member_sources, reasons=sorted(set(members_all["reason"].drop_nulls().to_list())),
+        cards=cards, clusters_total=int(members_all["cluster_id"].n_unique()),
+        rules=rules, views=views, shown=shown, diffed=diffed, carded=carded,
+        has_documents=documents is not None,
+        not_kept=not_kept.head(limits.not_kept_rows).to_dicts(), not_kept_total=not_kept.height,
+        status_order=STATUS_ORDER,
+    )
