@@ -32,14 +32,14 @@ def _fail(message: str) -> None:
     raise typer.Exit(2)
 
 
-def _print_summary(summary: dict, out: Path) -> None:
-    table = Table(title="fincorpus build", show_header=True, header_style="bold")
+def _print_summary(summary: dict, paths: list[Path], title: str = "fincorpus build") -> None:
+    table = Table(title=title, show_header=True, header_style="bold")
     for column in ("documents in", "canonical", "duplicate", "dropped", "quarantined"):
         table.add_column(column, justify="right")
     table.add_row(*(str(summary[key]) for key in ("documents_in", "canonical", "duplicate", "dropped", "quarantined")))
     output.print(table)
-    for name in OUTPUT_FILES:
-        output.print(f"  {out / name}", highlight=False)
+    for path in paths:
+        output.print(f"  {path}", highlight=False)
 
 
 def _run_flow(inputs: list[str], out: Path, config: Config) -> dict:
@@ -73,20 +73,21 @@ def build(
                 summary = build_plain(inputs, out, settings, progress=lambda stage: console.log(stage)).summary
     except UserError as error:
         _fail(str(error))
-    _print_summary(summary, out)
+    _print_summary(summary, [out / name for name in OUTPUT_FILES])
 
 
 @app.command()
 def report(directory: Annotated[Path, typer.Argument(help="An output directory of `fincorpus build`.")]) -> None:
-    """Render the report again from the output tables in DIRECTORY."""
+    """Render report.md, summary.json and report.html again from the output tables in DIRECTORY."""
+    import json
+
     from fincorpus.report.files import write_reports
 
     try:
         written = write_reports(directory)
     except UserError as error:
         _fail(str(error))
-    for path in written:
-        output.print(f"  {path}", highlight=False)
+    _print_summary(json.loads((directory / "summary.json").read_text(encoding="utf-8")), written, "fincorpus report")
 
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:

@@ -122,11 +122,12 @@ def _collect(frame: pl.DataFrame | pl.LazyFrame | None, doc_ids: list[str]) -> p
 
 def _charts(lineage: pl.DataFrame, removed_spans: pl.DataFrame, summary: dict, limits: Limits) -> dict:
     def top(frame: pl.DataFrame, label: str, columns: list[str]) -> list[tuple[str, list[int]]]:
-        rows = [(str(row[label]), [int(row[column]) for column in columns]) for row in frame.iter_rows(named=True)]
-        if len(rows) <= limits.chart_bars:
-            return rows
-        kept, rest = rows[:limits.chart_bars - 1], rows[limits.chart_bars - 1:]
-        return kept + [(f"other ({len(rest):,})", [sum(values[i] for _, values in rest) for i in range(len(columns))])]
+        shown = frame if frame.height <= limits.chart_bars else frame.head(limits.chart_bars - 1)
+        rows = [(str(row[0]), [int(value) for value in row[1:]]) for row in shown.select(label, *columns).iter_rows()]
+        if shown.height < frame.height:
+            rest = frame.slice(shown.height).select(pl.col(columns).sum()).row(0)
+            rows.append((f"other ({frame.height - shown.height:,})", [int(value) for value in rest]))
+        return rows
 
     by_source = status_counts(lineage, "source")
     removed_by_source = by_source.filter(pl.col("chars_removed") > 0).sort("chars_removed", "source",
