@@ -81,10 +81,10 @@ def report(directory: Annotated[Path, typer.Argument(help="An output directory o
     """Render report.md, summary.json and report.html again from the output tables in DIRECTORY."""
     import json
 
-    from fincorpus.report.files import write_reports
+    from fincorpus.report.files import rerender_reports
 
     try:
-        written = write_reports(directory)
+        written = rerender_reports(directory)
     except UserError as error:
         _fail(str(error))
     _print_summary(json.loads((directory / "summary.json").read_text(encoding="utf-8")), written, "fincorpus report")

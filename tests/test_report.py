@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fincorpus.config import Config
+from fincorpus.io.writers import verify_manifest, write_manifest
 from fincorpus.lineage import CORPUS_SCHEMA, DOCUMENTS_SCHEMA, LINEAGE_SCHEMA, REMOVED_SPANS_SCHEMA
 from fincorpus.pipeline import build
 from fincorpus.report import Limits, render_html, summary_document
@@ -113,12 +114,14 @@ def test_cleaning_view_lists_removed_lines_with_example_documents(seed_html):
     assert f'href="#{anchor("doc", SEED_000)}"' in cleaning
 
 
-def test_report_command_prints_the_counts_and_rewrites_the_three_reports(seed_build, tmp_path):
+def test_report_command_rewrites_the_three_reports_and_the_manifest(seed_build, tmp_path):
     import subprocess
     import sys
 
     for path in seed_build.out.glob("*.parquet"):
         shutil.copy(path, tmp_path / path.name)
+    (tmp_path / "report.html").write_text("stale", encoding="utf-8")
+    write_manifest(tmp_path)
     result = subprocess.run([sys.executable, "-m", "fincorpus", "report", str(tmp_path)], capture_output=True,
                             text=True, timeout=120)
     assert result.returncode == 0, result.stderr
@@ -126,6 +129,7 @@ def test_report_command_prints_the_counts_and_rewrites_the_three_reports(seed_bu
     for name in REPORT_FILES:
         assert str(tmp_path / name) in result.stdout
         assert (tmp_path / name).read_bytes() == (seed_build.out / name).read_bytes(), name
+    assert verify_manifest(tmp_path) == []
 
 
 def test_report_without_documents_parquet_still_renders_the_counts(seed_build, tmp_path):

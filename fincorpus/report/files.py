@@ -7,7 +7,7 @@ from pathlib import Path
 import polars as pl
 
 from fincorpus.errors import UserError
-from fincorpus.io.writers import write_text_atomic
+from fincorpus.io.writers import MARKER, write_manifest, write_text_atomic
 from fincorpus.report.html import Limits, render_html
 from fincorpus.report.markdown import render_markdown
 from fincorpus.report.summary import render_summary_json
@@ -43,3 +43,11 @@ def write_reports(directory: Path, tables: dict[str, pl.DataFrame | pl.LazyFrame
         write_text_atomic(rendered[name], directory / name)
         paths.append(directory / name)
     return paths
+
+
+def rerender_reports(directory: Path) -> list[Path]:
+    """`fincorpus report DIR`: the reports again from DIR's tables; a manifest.json in DIR is brought up to date."""
+    written = write_reports(directory)
+    if (directory / MARKER).is_file():
+        write_manifest(directory)
+    return written
