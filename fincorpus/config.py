@@ -24,6 +24,9 @@ class InputConfig(_Section):
     """Follow symbolic links found while walking an input directory (never links that leave the input tree)."""
     max_doc_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
     """A file or record larger than this is quarantined with reason `too_large` instead of being read."""
+    min_encoding_confidence: float = Field(default=0.8, ge=0, le=1)
+    """A guessed encoding (no BOM, not UTF-8) is used only when charset-normalizer's confidence in it (1 minus
+    its mess ratio) reaches this; below it the file is quarantined as `undecodable`."""
 
 
 class CleaningConfig(_Section):

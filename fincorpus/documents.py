@@ -29,6 +29,8 @@ class Reason(StrEnum):
     MALFORMED_RECORD = "malformed_record"
     UNREADABLE_FILE = "unreadable_file"
     TOO_LARGE = "too_large"
+    SYMLINK_SKIPPED = "symlink_skipped"
+    DUPLICATE_ID = "duplicate_id"
 
 
 METADATA_COLUMNS = ("url", "title", "date")
@@ -51,3 +53,6 @@ class RawDocument:
     """Set by the reader only when the document cannot go on (dropped or quarantined)."""
     reason: Reason | None = None
     detail: str = ""
+    """Why it cannot go on; for a readable document, a note from reading (e.g. how its encoding was found)."""
+    locator: str = ""
+    """Where it is: `<file>:<line>` or `<file>:<row>` for a record, the file's name for a file."""

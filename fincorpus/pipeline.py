@@ -8,9 +8,8 @@
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import polars as pl
@@ -18,6 +17,7 @@ import polars as pl
 from cleaners import build_chain
 from fincorpus.config import Config
 from fincorpus.dedup import DedupResult, deduplicate
+from fincorpus.dedup.shingles import fingerprint_text
 from fincorpus.documents import METADATA_COLUMNS, RawDocument, Reason, Status
 from fincorpus.errors import UserError
 from fincorpus.io.readers import discover, read_all
@@ -62,13 +62,8 @@ class BuildResult:
 
 
 def read_documents(inputs: Iterable[str | Path], config: Config) -> list[RawDocument]:
-    """Every input document, readable or not; duplicate doc_ids are a user error."""
-    documents = list(read_all(discover(inputs, config.input), config.input))
-    repeated = [doc_id for doc_id, count in Counter(doc.doc_id for doc in documents).items() if count > 1]
-    if repeated:
-        raise UserError(f"duplicate doc_id '{repeated[0]}' ({len(repeated)} in all): give each record a unique "
-                        "'id', or pass inputs whose relative paths differ")
-    return documents
+    """Every input document, readable or not, each doc_id once (a repeated file path is a user error)."""
+    return list(read_all(discover(inputs, config.input), config.input))
 
 
 def clean_documents(documents: Iterable[RawDocument], config: Config) -> CleanedBatch:
@@ -91,7 +86,21 @@ def clean_documents(documents: Iterable[RawDocument], config: Config) -> Cleaned
 def dedup_documents(cleaned: CleanedBatch, config: Config) -> DedupResult:
     """Deduplicate the documents that still hold letters or digits after cleaning."""
     kept = cleaned.documents.filter(pl.col("text").str.contains(_HAS_CONTENT.pattern))
-    return deduplicate(kept["doc_id"].to_list(), kept["text"].to_list(), config.dedup)
+    result = deduplicate(kept["doc_id"].to_list(), kept["text"].to_list(), config.dedup)
+    return replace(result, assignments=result.assignments.join(_short_notes(kept, config.dedup.min_chars),
+                                                               on="doc_id", how="left"))
+
+
+def _short_notes(documents: pl.DataFrame, min_chars: int) -> pl.DataFrame:
+    """`dedup_note` for documents too short for near-duplicate matching (fewer than `min_chars` fingerprint
+    characters): lineage says they were compared for exact duplicates only."""
+    # NFKC expands a character to at most 18, so longer texts cannot fall short: skip fingerprinting them.
+    short = documents.filter(pl.col("text").str.len_chars() < 18 * min_chars)
+    rows = [(doc_id, length) for doc_id, text in zip(short["doc_id"], short["text"])
+            if (length := len(fingerprint_text(text))) < min_chars]
+    notes = pl.DataFrame(rows, schema={"doc_id": pl.String, "length": pl.Int64}, orient="row")
+    return notes.select("doc_id", pl.format("{} letters/digits < dedup.min_chars {}: exact-duplicate matching only",
+                                            "length", pl.lit(min_chars)).alias("dedup_note"))
 
 
 def assemble(documents: list[RawDocument], cleaned: CleanedBatch, dedup: DedupResult) -> OutputTables:
@@ -105,8 +114,11 @@ def assemble(documents: list[RawDocument], cleaned: CleanedBatch, dedup: DedupRe
         orient="row", schema_overrides={key: pl.String for key in ("encoding", "read_status", "read_reason",
                                                                    *METADATA_COLUMNS)},
     )
+    assignments = dedup.assignments
+    if "dedup_note" not in assignments.columns:
+        assignments = assignments.with_columns(pl.lit(None, pl.String).alias("dedup_note"))
     joined = (raw.join(cleaned.documents, on="doc_id", how="left")
-              .join(dedup.assignments, on="doc_id", how="left")
+              .join(assignments, on="doc_id", how="left")
               .with_columns(_status_columns()))
     lineage = joined.select(list(LINEAGE_SCHEMA)).cast(LINEAGE_SCHEMA).sort("doc_id")
     members = (joined.filter(pl.col("cluster_id").is_not_null())
@@ -137,11 +149,15 @@ def _status_columns() -> list[pl.Expr]:
         pl.when(pl.col("read_status").is_not_null()).then(pl.col("read_reason"))
         .when(cleaned_empty).then(pl.lit(Reason.EMPTY_AFTER_CLEANING.value))
         .otherwise(pl.col("reason")).alias("reason"),
-        pl.when(pl.col("read_status").is_not_null()).then(pl.col("read_detail"))
-        .when(cleaned_empty).then(pl.lit("no letters or digits left after cleaning"))
-        .when(pl.col("status") == Status.DUPLICATE.value)
-        .then(pl.format("{} of {}", pl.col("reason"), pl.col("canonical_id")))
-        .otherwise(pl.lit("")).alias("detail"),
+        pl.concat_str([
+            pl.when(pl.col("read_status").is_not_null()).then(pl.col("read_detail"))
+            .when(cleaned_empty).then(pl.lit("no letters or digits left after cleaning"))
+            .when(pl.col("status") == Status.DUPLICATE.value)
+            .then(pl.format("{} of {}", pl.col("reason"), pl.col("canonical_id"))),
+            # notes on a document that went on: how it was decoded, whether it was too short for near-dup
+            pl.when(pl.col("read_status").is_null() & (pl.col("read_detail") != "")).then(pl.col("read_detail")),
+            pl.col("dedup_note"),
+        ], separator="; ", ignore_nulls=True).alias("detail"),
         pl.col("chars_in").fill_null(0), pl.col("chars_out").fill_null(0),
         pl.col("chars_removed").fill_null(0), pl.col("chars_rewritten").fill_null(0),
     ]

@@ -43,8 +43,11 @@ def _checked(text: str, encoding: str) -> Decoded:
     return Decoded(text, encoding)
 
 
-def decode_bytes(data: bytes) -> Decoded:
+def decode_bytes(data: bytes, min_confidence: float = 0.8) -> Decoded:
     """Decode `data`, or say why it is not text.
+
+    A byte order mark decides; then UTF-8; then charset-normalizer's best guess, taken only when its
+    confidence (1 minus its mess ratio) reaches `min_confidence`. A guess says so in `detail`.
 
     >>> decode_bytes("研报".encode("gb18030")).text
     '研报'
@@ -61,7 +64,12 @@ def decode_bytes(data: bytes) -> Decoded:
         return _checked(data.decode("utf-8"), "utf-8")
     except UnicodeDecodeError:
         pass
-    best = from_bytes(data).best()
-    if best is None:
-        return Decoded(None, None, Reason.UNDECODABLE, "no text encoding fits these bytes")
-    return _checked(str(best), best.encoding)
+    max_chaos = 1.0 - min_confidence
+    best = from_bytes(data, threshold=max_chaos).best()
+    if best is None or best.chaos > max_chaos:
+        return Decoded(None, None, Reason.UNDECODABLE,
+                       f"not UTF-8 and no encoding guessed with confidence >= {min_confidence:.0%}")
+    decoded = _checked(str(best), best.encoding)
+    if decoded.text is None:
+        return decoded
+    return Decoded(decoded.text, best.encoding, None, f"encoding {best.encoding} guessed with confidence {1 - best.chaos:.0%}")
