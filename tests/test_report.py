@@ -13,7 +13,8 @@ from fincorpus.config import Config
 from fincorpus.io.writers import verify_manifest, write_manifest
 from fincorpus.lineage import CORPUS_SCHEMA, DOCUMENTS_SCHEMA, LINEAGE_SCHEMA, REMOVED_SPANS_SCHEMA
 from fincorpus.pipeline import build
-from fincorpus.report import Limits, render_html, summary_document
+from fincorpus.report import Limits, render_html, render_markdown, summary_document
+from fincorpus.report.markdown import MAX_CLUSTERS
 from fincorpus.report.diff import side_by_side
 from fincorpus.report.files import REPORT_FILES, write_reports
 from fincorpus.report.html import anchor, struck_segments
@@ -192,7 +193,7 @@ def _synthetic_tables(clusters: int, members: int, dropped: int, repeat: int = 3
 
 def test_page_shows_at_most_its_limits_and_says_where_the_rest_is():
     limits = Limits(member_rows=25, clusters=6, diffs=4, open_clusters=2, documents=5, document_chars=40,
-                    not_kept_rows=3, chart_bars=4, removed_lines=1, examples=2)
+                    not_kept_rows=3, chart_bars=4, removed_lines=1, examples=2, sources=2)
     html = render_html(_synthetic_tables(clusters=20, members=3, dropped=7), limits)
     assert html.count("<tr data-source=") == 25 and "Showing 25 of 60" in html
     assert html.count('<details class="cluster"') == 6 and "Showing 6 of 20 clusters" in html
@@ -202,6 +203,7 @@ def test_page_shows_at_most_its_limits_and_says_where_the_rest_is():
     assert html.count('<details class="document"') == 5 and "The first 40 characters of" in html
     assert "Showing 3 of 7" in html
     assert re.search(r">other \(\d+\)</text>", html)  # chart bars beyond the limit are summed
+    assert "(the 2 largest of 87)" in html
 
 
 def test_page_for_100k_documents_stays_small():
@@ -213,6 +215,9 @@ def test_page_for_100k_documents_stays_small():
     assert html.count('class="diff-block"') == limits.diffs
     assert html.count('<details class="document"') == limits.documents
     assert len(html.encode("utf-8")) < 8_000_000
+    markdown = render_markdown(tables["corpus"], tables["lineage"], tables["removed_spans"])
+    assert markdown.count("\n### c0") == MAX_CLUSTERS and f"The {MAX_CLUSTERS} of 25000 clusters" in markdown
+    assert len(markdown) < 20_000
 
 
 # the pieces, as properties
@@ -264,3 +269,20 @@ def test_side_by_side_keeps_a_reworded_sentence_in_one_row():
     assert [row.kind for row in diff.rows] == ["shared", "changed", "shared"]
     assert diff.rows[1].member == (("认为", False), ("ChatGPT", True), ("引领革命", False))
     assert diff.rows[1].canonical == (("指出", False), ("ChatGPT", True), ("带来机遇", False))
+
+
+def test_dropped_and_quarantined_inputs_are_listed_with_their_reasons(tmp_path):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "empty.txt").write_bytes(b"")
+    (tmp_path / "in" / "scan.pdf").write_bytes(b"%PDF-1.7 binary")
+    (tmp_path / "in" / "report.txt").write_text("华泰研究认为算力需求将持续增长。", encoding="utf-8")
+    build([tmp_path / "in"], tmp_path / "out", Config())
+    html = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    not_kept = _section(html, "not-kept")
+    lineage = pl.read_parquet(tmp_path / "out" / "lineage.parquet")
+    for row in lineage.filter(pl.col("status") != "canonical").iter_rows(named=True):
+        assert f'<td class="id">{row["doc_id"]}</td>' in not_kept
+        assert f"<td>{row['reason']}</td>" in not_kept
+    assert {"empty.txt", "scan.pdf"} <= set(lineage.filter(pl.col("status") != "canonical")["doc_id"].to_list())
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["dropped"] + summary["quarantined"] == 2 and summary["documents_in"] == 3

@@ -55,6 +55,8 @@ class Limits:
     """Rows of the dropped and quarantined table."""
     chart_bars: int = 12
     """Bars per chart; the rest are summed into one `other` bar."""
+    sources: int = 50
+    """Rows of the per-source table (the sources with the most documents first)."""
 
 
 @dataclass(slots=True)
@@ -247,6 +249,7 @@ def render_html(tables: dict[str, pl.DataFrame | pl.LazyFrame | None], limits: L
     diffed = {row["doc_id"]: anchor("diff", row["doc_id"]) for card in cards for row, _ in card.diffs}
     carded = {row["doc_id"]: card.anchor for card in cards for row in card.members}
     not_kept = lineage.filter(pl.col("status").is_in([Status.DROPPED.value, Status.QUARANTINED.value]))
+    by_source = status_counts(lineage, "source")
     member_sources = (members_all.group_by("source").len().sort("len", "source", descending=[True, False])
                       .head(200)["source"].to_list())
     return _TEMPLATES.get_template("report.html.j2").render(
@@ -257,5 +260,5 @@ def render_html(tables: dict[str, pl.DataFrame | pl.LazyFrame | None], limits: L
         rules=rules, views=views, shown=shown, diffed=diffed, carded=carded,
         has_documents=documents is not None,
         not_kept=not_kept.head(limits.not_kept_rows).to_dicts(), not_kept_total=not_kept.height,
-        status_order=STATUS_ORDER,
+        status_order=STATUS_ORDER, sources=by_source.head(limits.sources).to_dicts(), sources_total=by_source.height,
     )
