@@ -7,6 +7,7 @@ This package never imports Prefect, `flows` or the dedup engine.
 
 from cleaners.base import CleanResult, Cleaner, Edit, apply_edits
 from cleaners.chain import ChainResult, CleaningChain, RemovedSpan
-from cleaners.registry import build_chain
+from cleaners.registry import build_chain, clean_batch
 
-__all__ = ["ChainResult", "CleanResult", "Cleaner", "CleaningChain", "Edit", "RemovedSpan", "apply_edits", "build_chain"]
+__all__ = ["ChainResult", "CleanResult", "Cleaner", "CleaningChain", "Edit", "RemovedSpan", "apply_edits", "build_chain",
+           "clean_batch"]

@@ -68,6 +68,25 @@ def removals(text: str, spans: Iterable[tuple[int, int]]) -> CleanResult:
     return CleanResult(apply_edits(text, edits), edits)
 
 
+def labelled_removals(text: str, spans: Iterable[tuple[int, int, str]]) -> CleanResult:
+    """Remove `(start, end, rule)` spans. Overlapping spans merge into one edit, owned by the earliest (then
+    longest) of them; spans that only touch stay separate, so each keeps its own rule.
+
+    >>> labelled_removals("标题 - 站\\n正文", [(2, 6, "suffix"), (6, 7, "newline"), (0, 0, "empty")]).rules
+    ('suffix', 'newline')
+    """
+    merged: list[list] = []
+    for start, negative_end, rule in sorted((start, -end, rule) for start, end, rule in spans if end > start):
+        if merged and start < merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], -negative_end)
+        else:
+            merged.append([start, -negative_end, rule])
+    if not merged:
+        return CleanResult(text)
+    edits = tuple(Edit(start, end) for start, end, _ in merged)
+    return CleanResult(apply_edits(text, edits), edits, tuple(rule for _, _, rule in merged))
+
+
 def rewrite(before: str, after: str) -> CleanResult:
     """Edits that turn `before` into `after`, for rewriters (ftfy, OpenCC) that do not report their own."""
     if before == after:

@@ -14,24 +14,6 @@ from dataclasses import dataclass, field
 from cleaners.base import Cleaner, Edit
 
 
-@dataclass(frozen=True, slots=True)
-class RemovedSpan:
-    rule: str
-    start: int
-    """Offset in the text as read (after decoding), inclusive."""
-    end: int
-    """Offset in the text as read, exclusive."""
-    text: str
-
-
-@dataclass(slots=True)
-class ChainResult:
-    text: str
-    removed: list[RemovedSpan] = field(default_factory=list)
-    rewritten: dict[str, int] = field(default_factory=dict)
-    """Characters changed (not removed) per rewriting rule."""
-
-
 class _OffsetMap:
     """Maps offsets in a cleaner's output back to its input, from that cleaner's sorted edits."""
 
@@ -69,6 +51,28 @@ class _OffsetMap:
         return position - self._out_ends[index] + self._in_ends[index]
 
 
+@dataclass(frozen=True, slots=True)
+class RemovedSpan:
+    rule: str
+    start: int
+    """Offset in the text as read (after decoding), inclusive."""
+    end: int
+    """Offset in the text as read, exclusive."""
+    text: str
+
+
+@dataclass(slots=True)
+class ChainResult:
+    text: str
+    removed: list[RemovedSpan] = field(default_factory=list)
+    rewritten: dict[str, int] = field(default_factory=dict)
+    """Characters changed (not removed) per rewriting rule."""
+    original: str = ""
+    """The text as read, which `removed` quotes."""
+    offset_maps: list[_OffsetMap] = field(default_factory=list, repr=False)
+    """One per step that changed the text, to map later removals back (see `CleaningChain.resume`)."""
+
+
 class CleaningChain:
     """Run cleaners in order; `name` lists theirs so lineage can say which chain cleaned a document."""
 
@@ -77,30 +81,51 @@ class CleaningChain:
         self.name = "+".join(cleaner.name for cleaner in self.cleaners)
 
     def __call__(self, text: str) -> ChainResult:
-        original = text
-        maps: list[_OffsetMap] = []
-        result = ChainResult(text)
-        for cleaner in self.cleaners:
+        return self.resume(ChainResult(text, original=text), self.cleaners)
+
+    @staticmethod
+    def resume(result: ChainResult, cleaners: Sequence[Cleaner]) -> ChainResult:
+        """Run more `cleaners` on a chain's result, still mapping removals to the text as read.
+
+        This is how a cross-document rule, frozen after a first pass over the whole batch, joins in.
+        """
+        text = result.text
+        for cleaner in cleaners:
             step = cleaner(text)
             if not step.edits:
                 continue
             for index, edit in enumerate(step.edits):
                 if edit.is_removal:
-                    start, end = self._to_original(maps, edit.start, edit.end)
+                    start, end = _to_original(result.offset_maps, edit.start, edit.end)
                     rule = f"{cleaner.name}:{step.rules[index]}" if step.rules else cleaner.name
-                    result.removed.append(RemovedSpan(rule, start, end, original[start:end]))
+                    # A removal that closes over text an earlier step removed (blank lines around a dropped
+                    # line) keeps only what is new, so that spans never overlap.
+                    for piece_start, piece_end in _not_yet_removed(result.removed, start, end):
+                        result.removed.append(RemovedSpan(rule, piece_start, piece_end,
+                                                          result.original[piece_start:piece_end]))
                 else:
                     result.rewritten[cleaner.name] = result.rewritten.get(cleaner.name, 0) + edit.end - edit.start
-            maps.append(_OffsetMap(step.edits))
+            result.offset_maps.append(_OffsetMap(step.edits))
             text = step.text
         result.text = text
         result.removed.sort(key=lambda span: (span.start, span.end, span.rule))
         return result
 
-    @staticmethod
-    def _to_original(maps: list[_OffsetMap], start: int, end: int) -> tuple[int, int]:
-        for offset_map in reversed(maps):
-            start = offset_map.back(start, is_end=False)
-            end = offset_map.back(end, is_end=True)
-        return start, end
 
+def _not_yet_removed(removed: list[RemovedSpan], start: int, end: int) -> list[tuple[int, int]]:
+    inside = sorted((span.start, span.end) for span in removed if span.start < end and span.end > start)
+    pieces: list[tuple[int, int]] = []
+    for taken_start, taken_end in inside:
+        if taken_start > start:
+            pieces.append((start, taken_start))
+        start = max(start, taken_end)
+    if start < end:
+        pieces.append((start, end))
+    return pieces
+
+
+def _to_original(maps: list[_OffsetMap], start: int, end: int) -> tuple[int, int]:
+    for offset_map in reversed(maps):
+        start = offset_map.back(start, is_end=False)
+        end = offset_map.back(end, is_end=True)
+    return start, end

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from cleaners.base import Cleaner
-from cleaners.chain import CleaningChain
+from cleaners.chain import ChainResult, CleaningChain
 from cleaners.chrome import ChromeRules, chrome_rules, read_rule_files
+from cleaners.rewrites import EmojiRewrites
 from cleaners.repeats import RepeatedLines
+from cleaners.templates import TemplateLines, template_lines
 from cleaners.unicode import ChineseConversion, InvisibleCharacters, MojibakeRepair, WidthFold
+from cleaners.whitespace import BlankLines
+
+# config: fincorpus.config.CleaningConfig, duck-typed so that cleaners never import the application.
 
 
-def build_chain(config) -> CleaningChain:  # config: fincorpus.config.CleaningConfig (duck-typed: no import of the app)
-    """The cleaning chain in its fixed order: repairs and folding first, so rules see folded text."""
+def build_chain(config) -> CleaningChain:
+    """The per-document chain in its fixed order: repairs and folding first, so rules see folded text."""
     rule_files = read_rule_files(config.rules)
     cleaners: list[Cleaner] = []
     if config.ftfy != "never":
@@ -23,6 +29,38 @@ def build_chain(config) -> CleaningChain:  # config: fincorpus.config.CleaningCo
     if config.opencc:
         cleaners.append(ChineseConversion(config.opencc))
     cleaners.append(ChromeRules(chrome_rules(rule_files)))
-    keep = tuple(re.compile(pattern) for data in rule_files for pattern in data.get("keep_repeated", []))
-    cleaners.append(RepeatedLines(keep=keep))
+    if config.emoji_rewrites:
+        markers = tuple(re.compile(pattern) for data in rule_files for pattern in data.get("rewrite_markers", []))
+        cleaners.append(EmojiRewrites(config.emoji_min_count, config.emoji_min_density, markers))
+    if config.repeated_line_min_count:
+        cleaners.append(RepeatedLines(config.repeated_line_min_count, config.repeated_line_max_chars,
+                                      keep=_keep_patterns(rule_files)))
+    if config.squeeze_blank_lines:
+        cleaners.append(BlankLines())
     return CleaningChain(cleaners)
+
+
+def clean_batch(texts: Sequence[str], sources: Sequence[str], config) -> list[ChainResult]:
+    """Clean a batch: the per-document chain, then the template lines of each source counted over the whole
+    batch (`cleaners.templates`), frozen into a cleaner and run on that source's documents.
+
+    `sources[i]` groups `texts[i]` with the other documents of its site ("" when unknown).
+    """
+    chain = build_chain(config)
+    results = [chain(text) for text in texts]
+    templates = template_lines([result.text for result in results], sources, min_docs=config.template_min_docs,
+                               min_share=config.template_min_share, max_line_chars=config.template_max_chars,
+                               keep=_keep_patterns(read_rule_files(config.rules)))
+    if templates:
+        finish: dict[str, list[Cleaner]] = {source: [TemplateLines(lines)] for source, lines in templates.items()}
+        if config.squeeze_blank_lines:
+            for cleaners in finish.values():
+                cleaners.append(BlankLines())
+        for result, source in zip(results, sources):
+            if source in finish:
+                chain.resume(result, finish[source])
+    return results
+
+
+def _keep_patterns(rule_files: list[dict]) -> tuple[re.Pattern[str], ...]:
+    return tuple(re.compile(pattern) for data in rule_files for pattern in data.get("keep_repeated", []))

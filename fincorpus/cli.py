@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from fincorpus.config import Config, load_config
 from fincorpus.errors import UserError
@@ -88,6 +89,54 @@ def report(directory: Annotated[Path, typer.Argument(help="An output directory o
     except UserError as error:
         _fail(str(error))
     _print_summary(json.loads((directory / "summary.json").read_text(encoding="utf-8")), written, "fincorpus report")
+
+
+@app.command()
+def clean(
+    file: Annotated[Path, typer.Argument(help="One input file (.txt .md .html .jsonl .parquet).")],
+    spans: Annotated[bool, typer.Option("--spans", help="Show the text as read with every removed span "
+                                                       "highlighted, and a table of the spans and their rules.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Print FILE's cleaned text, to debug a rule on one page. FILE is one batch for the template rule."""
+    from fincorpus.pipeline import clean_texts, read_documents
+
+    try:
+        settings = load_config(config)
+        if not file.is_file():
+            raise UserError(f"not a file: {file} (pass one input file; `build` takes directories)")
+        documents = read_documents([file], settings)
+        cleaned = clean_texts(documents, settings)
+    except UserError as error:
+        _fail(str(error))
+    for doc in documents:
+        if doc.status is not None:
+            console.print(f"{doc.doc_id}: {doc.status.value} ({doc.reason.value}: {doc.detail})", highlight=False)
+    for doc, result in cleaned:
+        if len(cleaned) > 1:
+            output.rule(doc.doc_id)
+        output.print(_highlighted(result) if spans else result.text, markup=False, highlight=False, end="")
+        if spans:
+            output.print(_span_table(result))
+
+
+def _highlighted(result) -> Text:
+    """The text as read, removed spans struck through in red (a span's rule shows in the table below)."""
+    text = Text(result.original)
+    for span in result.removed:
+        text.stylize("strike red", span.start, span.end)
+    return text
+
+
+def _span_table(result) -> Table:
+    table = Table(title=f"{len(result.removed)} removed spans", show_header=True, header_style="bold")
+    for column, justify in (("rule", "left"), ("start", "right"), ("end", "right"), ("text", "left")):
+        table.add_column(column, justify=justify, overflow="fold")
+    for span in result.removed:
+        table.add_row(span.rule, str(span.start), str(span.end), repr(span.text[:60] + ("…" if len(span.text) > 60 else "")))
+    for rule, count in sorted(result.rewritten.items()):
+        table.add_row(rule, "", "", f"({count} characters rewritten in place)")
+    return table
 
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:

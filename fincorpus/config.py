@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from cleaners.chrome import chrome_rules, read_rule_files
 
 from fincorpus.errors import UserError
 
@@ -40,6 +42,30 @@ class CleaningConfig(_Section):
     """OpenCC conversion profile applied to the text (t2s, tw2s, hk2s, ...); null turns conversion off."""
     rules: tuple[str, ...] = ("generic",)
     """Chrome rule sets: names of files in cleaners/rules/ (without .yaml) or paths to YAML files."""
+    emoji_rewrites: bool = True
+    """Remove social-media rewrites of a report ("🌟【…】🚀🔥…") as whole paragraphs (cleaners/emoji.py)."""
+    emoji_min_count: int = Field(default=3, ge=1)
+    """A line with at least this many emoji (and `emoji_min_density`) is a rewrite paragraph by itself."""
+    emoji_min_density: float = Field(default=1.0, ge=0)
+    """... and at least this many emoji per 100 characters."""
+    repeated_line_min_count: int = Field(default=4, ge=0)
+    """A line found this many times in one document is kept once (0 turns the rule off)."""
+    repeated_line_max_chars: int = Field(default=200, gt=0)
+    """Only lines up to this many characters count as repeated lines."""
+    template_min_docs: int = Field(default=20, ge=0)
+    """Cross-document template lines: a line in at least this many documents of one source... (0: off)."""
+    template_min_share: float = Field(default=0.5, gt=0, le=1)
+    """... and in at least this share of that source's documents is removed from all of them."""
+    template_max_chars: int = Field(default=100, gt=0)
+    """Only lines up to this many characters can be template lines."""
+    squeeze_blank_lines: bool = True
+    """Collapse runs of blank lines to one and trim blank lines at both ends (recorded as removals)."""
+
+    @field_validator("rules")
+    @classmethod
+    def _rule_files_load(cls, rules: tuple[str, ...]) -> tuple[str, ...]:
+        chrome_rules(read_rule_files(rules))  # a config error stops the run before any work
+        return rules
 
 
 class DedupConfig(_Section):

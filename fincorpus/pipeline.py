@@ -11,10 +11,11 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import polars as pl
 
-from cleaners import build_chain
+from cleaners import ChainResult, clean_batch
 from fincorpus.config import Config
 from fincorpus.dedup import DedupResult, deduplicate
 from fincorpus.dedup.shingles import fingerprint_text
@@ -66,15 +67,19 @@ def read_documents(inputs: Iterable[str | Path], config: Config) -> list[RawDocu
     return list(read_all(discover(inputs, config.input), config.input))
 
 
+def clean_texts(documents: Iterable[RawDocument], config: Config) -> list[tuple[RawDocument, ChainResult]]:
+    """Each readable document with its cleaning result. Template lines are counted over the whole batch, per
+    site (the host of a record's `url`; documents without one form one group)."""
+    readable = [doc for doc in documents if doc.status is None]
+    sites = [urlsplit(doc.metadata.get("url") or "").hostname or "" for doc in readable]
+    return list(zip(readable, clean_batch([doc.text for doc in readable], sites, config.cleaning)))
+
+
 def clean_documents(documents: Iterable[RawDocument], config: Config) -> CleanedBatch:
     """Clean every readable document; the removed spans are in offsets of the text as read."""
-    chain = build_chain(config.cleaning)
     rows: list[tuple] = []
     spans: list[tuple] = []
-    for doc in documents:
-        if doc.status is not None:
-            continue
-        result = chain(doc.text)
+    for doc, result in clean_texts(documents, config):
         removed = sum(span.end - span.start for span in result.removed)
         rows.append((doc.doc_id, result.text, len(doc.text), len(result.text), removed, sum(result.rewritten.values())))
         spans.extend((doc.doc_id, span.rule, span.start, span.end, span.text) for span in result.removed)

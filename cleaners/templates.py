@@ -1,0 +1,65 @@
+"""Site templates: short lines that many documents of one source share (navigation, a footer, a slogan).
+
+One document cannot tell a template line from a heading, so this is a batch rule in two steps: a table pass
+counts, per source, how many documents hold each line (`template_lines`); the lines found in enough of them
+are then frozen into an ordinary cleaner (`TemplateLines`) that the chain runs on each document.
+
+Near-duplicates share lines too (two forms of one report both have "风险提示"), so the thresholds are
+counts over many documents and a share of the source, never "seen twice".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import polars as pl
+
+from cleaners.base import CleanResult, removals
+
+_LINE = re.compile(r"[^\n]*\n?")
+
+
+def template_lines(texts: Sequence[str], sources: Sequence[str], *, min_docs: int, min_share: float,
+                   max_line_chars: int, keep: Sequence[re.Pattern[str]] = ()) -> dict[str, frozenset[str]]:
+    """Per source, the stripped lines found in at least `min_docs` documents and `min_share` of its documents.
+
+    >>> template_lines(["首页\\n甲", "首页\\n乙", "首页\\n丙"], ["site"] * 3, min_docs=3, min_share=0.5,
+    ...                max_line_chars=20)
+    {'site': frozenset({'首页'})}
+    """
+    if min_docs <= 0 or len(texts) < min_docs:
+        return {}
+    documents = pl.DataFrame({"source": list(sources), "text": list(texts)},
+                             schema={"source": pl.String, "text": pl.String})
+    per_source = documents.group_by("source").agg(pl.len().alias("source_docs"))
+    lines = (documents.with_row_index("doc")
+             .select("doc", "source", pl.col("text").str.split("\n").alias("line")).explode("line")
+             .with_columns(pl.col("line").str.strip_chars())
+             .filter(pl.col("line").str.len_chars().is_between(1, max_line_chars))
+             .unique(["doc", "line"])
+             .group_by("source", "line").agg(pl.len().alias("docs"))
+             .join(per_source, on="source")
+             .filter((pl.col("docs") >= min_docs) & (pl.col("docs") >= min_share * pl.col("source_docs"))))
+    found: dict[str, set[str]] = {}
+    for source, line in lines.select("source", "line").iter_rows():
+        if not any(pattern.search(line) for pattern in keep):
+            found.setdefault(source, set()).add(line)
+    return {source: frozenset(found[source]) for source in sorted(found)}
+
+
+@dataclass(frozen=True)
+class TemplateLines:
+    """Remove every line whose stripped text is one of the frozen template `lines`.
+
+    >>> TemplateLines(frozenset({"返回顶部"}))("正文\\n 返回顶部\\n").text
+    '正文\\n'
+    """
+
+    lines: frozenset[str]
+    name: str = "template_lines_v1"
+
+    def __call__(self, text: str) -> CleanResult:
+        return removals(text, (match.span() for match in _LINE.finditer(text)
+                               if match.group().strip() in self.lines))
