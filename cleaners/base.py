@@ -32,6 +32,8 @@ class CleanResult:
 class Cleaner(Protocol):
     name: str
     """Versioned, e.g. "chrome_v1": the value lineage records. Bump it when the output changes."""
+    # Optional class attribute `rewrites = True`: the cleaner changes characters in place and is idempotent,
+    # so the chain runs it once instead of repeating it with the removing cleaners.
 
     def __call__(self, text: str) -> CleanResult: ...
 

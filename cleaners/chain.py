@@ -73,6 +73,10 @@ class ChainResult:
     """One per step that changed the text, to map later removals back (see `CleaningChain.resume`)."""
 
 
+MAX_ROUNDS = 4
+"""Rounds of the removing cleaners at most; in practice the second round finds nothing."""
+
+
 class CleaningChain:
     """Run cleaners in order; `name` lists theirs so lineage can say which chain cleaned a document."""
 
@@ -81,7 +85,21 @@ class CleaningChain:
         self.name = "+".join(cleaner.name for cleaner in self.cleaners)
 
     def __call__(self, text: str) -> ChainResult:
-        return self.resume(ChainResult(text, original=text), self.cleaners)
+        """Run every cleaner once, then the removing ones again until a round removes nothing.
+
+        Rules that look at a line's position (a header's first lines, a footer's last lines) see other lines
+        move when something is removed; repeating makes cleaning idempotent. Rewriters (`rewrites = True`:
+        ftfy, width folding, OpenCC) are idempotent already and run once.
+        """
+        result = self.resume(ChainResult(text, original=text), self.cleaners)
+        removers = [cleaner for cleaner in self.cleaners if not getattr(cleaner, "rewrites", False)]
+        previous = text
+        for _ in range(MAX_ROUNDS - 1):
+            if result.text == previous:
+                break
+            previous = result.text
+            self.resume(result, removers)
+        return result
 
     @staticmethod
     def resume(result: ChainResult, cleaners: Sequence[Cleaner]) -> ChainResult:

@@ -10,7 +10,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Literal
+from typing import ClassVar, Literal
 
 import ftfy
 import opencc
@@ -40,6 +40,7 @@ class MojibakeRepair:
 
     mode: Literal["auto", "always"] = "auto"
     name: str = "ftfy_v1"
+    rewrites: ClassVar[bool] = True
 
     def __call__(self, text: str) -> CleanResult:
         if self.mode == "auto" and not (_MOJIBAKE_HINT.search(text) and is_bad(text)):
@@ -56,6 +57,7 @@ class InvisibleCharacters:
     """Remove zero-width characters, BOMs, soft hyphens and direction marks; turn NBSP variants into spaces."""
 
     name: str = "invisible_v1"
+    rewrites: ClassVar[bool] = True
 
     def __call__(self, text: str) -> CleanResult:
         removed = removals(text, (match.span() for match in _ZERO_WIDTH.finditer(text)))
@@ -102,6 +104,7 @@ class WidthFold:
 
     fold_punctuation: bool = True
     name: str = "width_v1"
+    rewrites: ClassVar[bool] = True
 
     def __call__(self, text: str) -> CleanResult:
         table, pattern = _width_table(self.fold_punctuation)
@@ -123,6 +126,7 @@ class ChineseConversion:
 
     profile: str = "t2s"
     name: str = field(init=False)
+    rewrites: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "name", f"opencc_{self.profile}_v1")

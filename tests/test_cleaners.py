@@ -1,57 +1,24 @@
-"""The cleaner contract and the first rules, on real seed text and on generated text."""
+"""Each rule family on small, hand-made texts and on the seeds; properties and goldens live beside this."""
 
+import doctest
+import importlib
 import re
 
-from hypothesis import given, settings
-from hypothesis import strategies as st
+import pytest
 
-from cleaners import CleaningChain, Edit, apply_edits, build_chain
+from cleaners import build_chain, clean_batch
 from cleaners.chrome import ChromeRule, ChromeRules
 from cleaners.repeats import RepeatedLines
+from cleaners.rewrites import EmojiRewrites
 from cleaners.unicode import ChineseConversion, InvisibleCharacters, MojibakeRepair, WidthFold
-from fincorpus.config import CleaningConfig
+from cleaners.whitespace import BlankLines
+from fincorpus.config import CleaningConfig, Config, load_config
+from fincorpus.errors import UserError
+from fincorpus.pipeline import build
 
 from conftest import SEED_000, SEED_003, SEED_004, seed_text
 
 SEED_CHAIN = build_chain(CleaningConfig())
-TEXT = st.text(st.sampled_from(list("华泰研究报告，。：:（）() \n\t\u200bＡＢ１２AB12🚀發現報告-當前位置")), max_size=200)
-ALL_CLEANERS = [MojibakeRepair("always"), InvisibleCharacters(), WidthFold(), WidthFold(fold_punctuation=False),
-                ChineseConversion("t2s"), *SEED_CHAIN.cleaners]
-
-
-@settings(max_examples=60, deadline=None)
-@given(TEXT)
-def test_every_cleaner_reports_edits_that_replay_to_its_output(text):
-    for cleaner in ALL_CLEANERS:
-        result = cleaner(text)
-        assert apply_edits(text, result.edits) == result.text, cleaner.name
-        assert all(a.end <= b.start for a, b in zip(result.edits, result.edits[1:])), cleaner.name
-
-
-@settings(max_examples=60, deadline=None)
-@given(TEXT)
-def test_chain_spans_are_disjoint_in_bounds_and_quote_the_input(text):
-    result = SEED_CHAIN(text)
-    for span in result.removed:
-        assert 0 <= span.start < span.end <= len(text)
-        assert text[span.start:span.end] == span.text
-    assert all(a.end <= b.start for a, b in zip(result.removed, result.removed[1:]))
-
-
-@settings(max_examples=60, deadline=None)
-@given(TEXT)
-def test_cleaning_is_idempotent(text):
-    once = SEED_CHAIN(text).text
-    assert SEED_CHAIN(once).text == once
-
-
-@settings(max_examples=60, deadline=None)
-@given(TEXT)
-def test_without_rewriters_kept_text_plus_removed_spans_is_the_input(text):
-    chain = CleaningChain(SEED_CHAIN.cleaners[-2:])  # chrome rules and repeated lines: removals only
-    result = chain(text)
-    rebuilt = apply_edits(text, [Edit(span.start, span.end) for span in result.removed])
-    assert rebuilt == result.text
 
 
 def test_removals_after_a_rewrite_map_back_to_as_read_offsets():
@@ -123,3 +90,92 @@ def test_chrome_rule_kinds():
 def test_repeated_lines_keep_the_first_copy():
     assert RepeatedLines(min_repeats=3)("标题\n正文一\n标题\n正文二\n标题\n").text == "标题\n正文一\n正文二\n"
     assert RepeatedLines(min_repeats=3)("标题\n正文\n标题\n").text == "标题\n正文\n标题\n"
+
+
+def test_windowed_rules_only_match_in_the_header_or_footer():
+    body = "\n".join(f"第{number}段正文。" for number in range(30))
+    header = "标题\n2023-12-18\n2页\n"
+    cleaned = SEED_CHAIN(header + body + "\n2023-12-18\n2页\n请拨打服务热线咨询。\n" + body).text
+    assert cleaned.count("2023-12-18") == 1 and cleaned.count("2页") == 1  # the body's copies stay
+    assert "服务热线" in cleaned  # a footer phrase in the middle never cuts the rest off
+    footer = SEED_CHAIN(body + "\n联系客服\n服务热线\n4000832158\n").text
+    assert footer.endswith("第29段正文。\n")
+
+
+def test_a_single_emoji_in_a_real_sentence_keeps_it():
+    sentence = "公司四季度营收同比增长35%,超出市场预期🚀,我们维持买入评级并上调目标价。"
+    assert EmojiRewrites()(f"标题\n{sentence}\n正文继续。\n").text == f"标题\n{sentence}\n正文继续。\n"
+
+
+def test_an_emoji_rewrite_goes_with_its_quiet_paragraphs_and_keeps_the_headings():
+    text = ("背景:公司概况\n🌟【公司历程】🚀成立于2015年💡注资十亿🔥\n❶模型层:百度\n原理:技术路线\n"
+            "模型迭代不断加速,SEO优化的词汇让它更容易被搜索引擎找到。🚀\n应用:新局面\n"
+            "📈商业化潜力巨大!🚀✨\n风险提示:宏观经济波动。\n")
+    result = EmojiRewrites(markers=(re.compile("^[❶-❿]"),))(text)
+    assert result.text == "背景:公司概况\n原理:技术路线\n应用:新局面\n风险提示:宏观经济波动。\n"
+    assert result.rules == ("rewrite_paragraph", "rewrite_neighbour", "rewrite_neighbour", "rewrite_paragraph")
+
+
+def test_blank_lines_are_squeezed_and_recorded():
+    result = BlankLines()("\n\n标题\n\n\n\n正文\n \n正文\n\n")
+    assert result.text == "标题\n\n正文\n \n正文\n"
+    assert result.rules == ("leading", "blank_run", "trailing")
+
+
+def test_template_lines_need_many_documents_of_one_site():
+    nav, footer = "首页 | 研报 | 登录", "返回顶部"
+    texts = [f"{nav}\n报告{number}正文。\n风险提示\n资料来源:公司公告\n{footer}\n" for number in range(20)]
+    texts += [f"{nav}\n另一份报告。\n", f"{nav}\n第三份报告。\n"]
+    results = clean_batch(texts, ["site.example"] * 20 + ["other.example"] * 2, CleaningConfig())
+    # the site's navigation and footer go; a section heading and figure sources (keep_repeated) stay
+    assert [result.text for result in results[:20]] == [f"报告{number}正文。\n风险提示\n资料来源:公司公告\n"
+                                                        for number in range(20)]
+    assert {span.rule for span in results[0].removed} == {"template_lines_v1"}
+    assert results[20].text == texts[20] and results[21].text == texts[21]  # two documents of a site: no template
+
+
+def test_template_lines_are_not_counted_on_small_batches():
+    texts = ["导航\n正文一\n", "导航\n正文二\n", "导航\n正文三\n"]
+    assert [result.text for result in clean_batch(texts, [""] * 3, CleaningConfig())] == texts
+    few = clean_batch(texts, [""] * 3, CleaningConfig(template_min_docs=3, template_min_share=1.0))
+    assert [result.text for result in few] == ["正文一\n", "正文二\n", "正文三\n"]
+    assert few[0].removed[0].text == "导航\n" and few[0].removed[0].start == 0
+
+
+def test_a_bad_rule_file_is_a_one_line_config_error(tmp_path):
+    rules = tmp_path / "site.yaml"
+    rules.write_text("chrome:\n  - id: broken\n    pattern: '[unclosed'\n", encoding="utf-8")
+    config = tmp_path / "config.yaml"
+    config.write_text(f"cleaning:\n  rules: [generic, {rules}]\n", encoding="utf-8")
+    with pytest.raises(UserError, match="chrome rule 'broken': bad regular expression"):
+        load_config(config)
+    config.write_text("cleaning:\n  rules: [no_such_rules]\n", encoding="utf-8")
+    with pytest.raises(UserError, match="rule file not found"):
+        load_config(config)
+
+
+def test_a_user_rule_file_adds_a_sites_chrome(tmp_path):
+    rules = tmp_path / "site.yaml"
+    rules.write_text("chrome:\n  - id: my_footer\n    kind: tail\n    last_lines: 3\n    pattern: '^本站声明'\n",
+                     encoding="utf-8")
+    chain = build_chain(CleaningConfig(rules=("generic", str(rules))))
+    result = chain("正文。\n本站声明:转载请注明出处\n版权所有\n")
+    assert result.text == "正文。\n"
+    assert [span.rule for span in result.removed] == ["chrome_v1:my_footer"]
+
+
+def test_a_document_of_chrome_only_is_dropped_as_empty_after_cleaning(tmp_path):
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    (inputs / "chrome.txt").write_text("当前位置:首页/研报/\nAI智能总结\n查看更多\n", encoding="utf-8")
+    (inputs / "report.txt").write_text("华泰研究:公司业绩稳健增长,维持增持评级。\n", encoding="utf-8")
+    lineage = build([inputs], tmp_path / "out", Config()).tables.lineage
+    row = lineage.filter(lineage["doc_id"] == "chrome.txt").row(0, named=True)
+    assert (row["status"], row["reason"], row["chars_out"]) == ("dropped", "empty_after_cleaning", 0)
+
+
+@pytest.mark.parametrize("module", ["base", "chain", "chrome", "rewrites", "repeats", "templates", "unicode",
+                                    "whitespace"])
+def test_docstring_examples_hold(module):
+    results = doctest.testmod(importlib.import_module(f"cleaners.{module}"))
+    assert results.failed == 0
