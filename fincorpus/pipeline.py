@@ -71,8 +71,15 @@ def clean_texts(documents: Iterable[RawDocument], config: Config) -> list[tuple[
     """Each readable document with its cleaning result. Template lines are counted over the whole batch, per
     site (the host of a record's `url`; documents without one form one group)."""
     readable = [doc for doc in documents if doc.status is None]
-    sites = [urlsplit(doc.metadata.get("url") or "").hostname or "" for doc in readable]
+    sites = [_site(doc.metadata.get("url")) for doc in readable]
     return list(zip(readable, clean_batch([doc.text for doc in readable], sites, config.cleaning)))
+
+
+def _site(url: str | None) -> str:
+    try:
+        return urlsplit(url or "").hostname or ""
+    except ValueError:  # a malformed url in a record: the document simply joins the group without a site
+        return ""
 
 
 def clean_documents(documents: Iterable[RawDocument], config: Config) -> CleanedBatch:

@@ -179,3 +179,13 @@ def test_a_document_of_chrome_only_is_dropped_as_empty_after_cleaning(tmp_path):
 def test_docstring_examples_hold(module):
     results = doctest.testmod(importlib.import_module(f"cleaners.{module}"))
     assert results.failed == 0
+
+
+def test_template_lines_are_counted_per_site_and_a_malformed_url_does_not_stop_cleaning():
+    from fincorpus.documents import RawDocument
+    from fincorpus.pipeline import clean_texts
+
+    docs = [RawDocument(f"d{number}", "x.jsonl", "0", f"站点导航\n正文{number}\n", metadata={"url": url})
+            for number, url in enumerate(["https://a.example/1"] * 20 + ["http://[::1"] * 2)]
+    cleaned = {doc.doc_id: result.text for doc, result in clean_texts(docs, Config())}
+    assert cleaned["d0"] == "正文0\n" and cleaned["d20"] == "站点导航\n正文20\n"
