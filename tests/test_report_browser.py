@@ -95,14 +95,29 @@ def test_chrome_of_000_and_003_is_struck_through_in_their_text(seed_page, tmp_pa
 def test_duplicates_table_filters_and_sorts_in_the_page(seed_page, seed_build):
     rows = lambda: [row.get_attribute("data-search").split(" ")[0]  # noqa: E731
                     for row in _all(seed_page, "#members tbody tr") if row.is_displayed()]
-    duplicates = seed_build.tables.lineage.filter(pl.col("status") == "duplicate").sort("similarity")
-    (least, least_similarity), (most, most_similarity) = duplicates.select("doc_id", "similarity").rows()
+    similarity = dict(seed_build.tables.lineage.filter(pl.col("status") == "duplicate")
+                      .select("doc_id", "similarity").iter_rows())
+    least, most = sorted(similarity, key=similarity.get)
     assert rows() == [least, most]
     minimum = _by_id(seed_page, "filter-min")
-    minimum.send_keys(f"{(least_similarity + most_similarity) / 2:.4f}")
+    minimum.send_keys(f"{(similarity[least] + similarity[most]) / 2:.4f}")
     assert rows() == [most]
     minimum.clear()
     seed_page.execute_script("arguments[0].dispatchEvent(new Event('input'))", minimum)
+    from selenium.webdriver.support.select import Select
+
+    reasons = dict(seed_build.tables.lineage.filter(pl.col("status") == "duplicate").select("doc_id", "reason").iter_rows())
+    choice = Select(_by_id(seed_page, "filter-reason"))
+    for reason in sorted(set(reasons.values())):
+        choice.select_by_value(reason)
+        assert rows() == [doc_id for doc_id in (least, most) if reasons[doc_id] == reason]
+    choice.select_by_value("")
+    source = _by_id(seed_page, "filter-source")
+    source.send_keys(SEED_000[:7])
+    assert rows() == [SEED_000]
+    source.clear()
+    seed_page.execute_script("arguments[0].dispatchEvent(new Event('input'))", source)
+    assert rows() == [least, most]
     jaccard = next(cell for cell in _all(seed_page, "#members thead th") if cell.text.startswith("Jaccard"))
     jaccard.click()
     jaccard.click()  # descending
