@@ -68,6 +68,20 @@ class CleaningConfig(_Section):
         return rules
 
 
+class CanonicalConfig(_Section):
+    """Which member of a cluster is kept: the most complete form, then the preferred kind of source."""
+
+    length_tolerance: float = Field(default=0.1, ge=0, lt=1)
+    """Members whose fingerprint is at most this share shorter than the cluster's longest count as complete;
+    among them `prefer_sources` decides, then length, then the smallest doc_id."""
+    prefer_sources: tuple[str, ...] = ("*.pdf", "*.md", "*.markdown")
+    """Glob patterns (case-insensitive) on the doc_id: an earlier pattern wins over a later one, and any
+    pattern over none. The default prefers PDF and Markdown extractions over previews and reposts."""
+    prefer_central: bool = True
+    """Among complete forms of the same source rank, prefer the member with the most verified matches in
+    the cluster (the original, rather than an edited or wrapped copy of it); then the longest."""
+
+
 class DedupConfig(_Section):
     shingle_size: int = Field(default=5, ge=2, le=16)
     """Character n-gram size, counted after folding and removing whitespace and punctuation."""
@@ -75,15 +89,32 @@ class DedupConfig(_Section):
     """MinHash permutations."""
     seed: int = 1
     """Seed of the MinHash permutations; fixed so that runs are reproducible."""
-    lsh_threshold: float = Field(default=0.3, gt=0, lt=1)
-    """Jaccard threshold of the LSH index that proposes candidate pairs (candidates are always verified)."""
-    jaccard_threshold: float = Field(default=0.7, gt=0, le=1)
-    """A verified pair with Jaccard similarity at or above this is a near duplicate."""
-    containment_threshold: float = Field(default=0.8, gt=0, le=1)
-    """A verified pair where this share of the shorter document's shingles lie in the longer one is a
-    duplicate (a truncated preview or excerpt), however low their Jaccard similarity."""
+    candidate_threshold: float = Field(default=0.3, gt=0, lt=1)
+    """Containment at which the LSH Ensemble index proposes a candidate pair (every candidate is verified)."""
+    containment_threshold: float = Field(default=0.6, gt=0, le=1)
+    """A verified pair is a duplicate when this share of one document's (non-boilerplate) characters lie
+    in 5-grams it shares with the other: a copy, a truncated preview, an excerpt, a copy with edits."""
+    contained_length_ratio: float = Field(default=0.8, gt=0, le=1)
+    """A duplicate is `contained` when it has less than this share of the other's characters (a preview,
+    an excerpt), else `near_duplicate`."""
+    boilerplate_share: float = Field(default=0.001, gt=0, le=1)
+    """A shingle found in at least this share of the batch's documents (and in `boilerplate_min_docs`) is
+    boilerplate (disclaimers, rating definitions, site templates) and does not count towards similarity."""
+    boilerplate_min_docs: int = Field(default=10, ge=2)
+    """...but never one found in fewer documents than this, so that small batches keep their shingles."""
+    legal_headings: tuple[str, ...] = ("免责声明", "重要声明", "法律声明", "分析师声明", "分析师承诺", "一般声明",
+                                       "评级说明", "投资评级说明", "信息披露声明")
+    """A line starting with one of these opens a report's legal pages: from there to the end, shingles do not
+    count towards similarity, however few documents of the batch share them. Empty turns this off."""
+    max_number_difference: float = Field(default=0.3, ge=0, le=1)
+    """Finance guard: a pair is kept apart when more than this share of the figures that follow the same
+    words in both documents differ (templated reports for two dates or two funds)."""
+    min_numbers: int = Field(default=3, ge=1)
+    """The finance guard applies when at least this many figures follow the same words in both documents."""
     min_chars: int = Field(default=50, ge=0)
-    """Documents with fewer fingerprint characters than this take part in exact dedup only."""
+    """Documents with fewer fingerprint characters than this take part in exact dedup only; documents with
+    fewer informative (non-boilerplate) shingles are compared on all of their shingles, with each other only."""
+    canonical: CanonicalConfig = CanonicalConfig()
 
 
 class Config(_Section):

@@ -1,29 +1,37 @@
-"""Exact and near-duplicate clusters with a canonical document each.
+"""Exact and near-duplicate clusters with a canonical document each, as a chain of table stages:
 
-Stages, each over plain arrays/frames:
-1. fingerprint and exact hash: exact duplicates (after folding) collapse to one representative;
-2. shingles and MinHash signatures of the representatives long enough for near-dup matching;
-3. LSH (datasketch `MinHashLSH`) proposes candidate pairs at a deliberately low threshold;
-4. every candidate is verified on the exact shingle sets: Jaccard ≥ `jaccard_threshold`, or the shorter
-   document's shingles lie in the longer one at ≥ `containment_threshold` (a truncated preview);
-5. clusters are connected components of verified edges; the canonical is the most complete member
-   (most fingerprint characters, then the smallest doc_id), and each member is measured against it.
+1. `fingerprint_batch`: fingerprints and exact hashes; exact duplicates (after folding) collapse onto one
+   representative, the smallest doc_id of each exact group;
+2. `shingle_batch`: 5-gram shingles of the representatives long enough to compare, boilerplate shingles
+   (found in many documents of the batch) set aside, figures extracted for the finance guard;
+3. `Signer.sign_all`: MinHash signatures of the informative shingles (datasketch-compatible);
+4. `candidate_pairs`: the LSH Ensemble containment index proposes pairs;
+5. `verify_pairs`: every candidate is measured on its shingles; only pairs that pass a test are edges;
+6. `cluster.settle`: components of the edges, split until every member passes a test against its
+   canonical, chosen by the `dedup.canonical` policy.
+
+Each stage takes and returns plain arrays or frames, so an incremental run can load the stored
+representatives' stages and run 3-6 over old and new documents together.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
 import xxhash
-from datasketch import MinHashLSH
 
 from fincorpus.config import DedupConfig
-from fincorpus.dedup.shingles import exact_hash, fingerprint_text, shingle_hashes
+from fincorpus.dedup.boilerplate import boilerplate_figures, boilerplate_shingles, informative, legal_section_start
+from fincorpus.dedup.canonical import choose_canonical
+from fincorpus.dedup.cluster import components, settle
+from fincorpus.dedup.index import candidate_pairs
+from fincorpus.dedup.shingles import exact_hash, figures, fingerprint_text, window_hashes
 from fincorpus.dedup.signatures import Signer
+from fincorpus.dedup.verify import PairScore, Shingled, score_pair
 from fincorpus.documents import Reason, Status
 
 DEDUP_SCHEMA = {
@@ -36,123 +44,169 @@ DEDUP_SCHEMA = {
     "containment": pl.Float64,
 }
 
+PAIRS_SCHEMA = {
+    "left_id": pl.String,
+    "right_id": pl.String,
+    "similarity": pl.Float64,
+    "left_in_right": pl.Float64,
+    "right_in_left": pl.Float64,
+    "number_difference": pl.Float64,
+    "test": pl.String,
+}
+"""One row per verified candidate pair; `test` is null for a pair that failed every test."""
+
 
 @dataclass(frozen=True, slots=True)
 class DedupResult:
     assignments: pl.DataFrame
     """One row per document given: DEDUP_SCHEMA."""
+    pairs: pl.DataFrame
+    """Every candidate pair with its scores: PAIRS_SCHEMA."""
     candidate_pairs: int
     verified_pairs: int
+    """Candidate pairs that passed a test and became edges."""
+    split_clusters: int
+    """Clusters formed by members that left a component because they did not match its canonical."""
+    boilerplate_shingles: int
 
 
 @dataclass(frozen=True, slots=True)
-class PairScore:
-    jaccard: float
-    containment: float
-    """Share of the smaller set inside the larger one."""
-
-
-def score(left: np.ndarray, right: np.ndarray) -> PairScore:
-    """Exact Jaccard and containment of two sorted unique shingle-hash arrays."""
-    if len(left) == 0 or len(right) == 0:
-        return PairScore(0.0, 0.0)
-    shared = len(np.intersect1d(left, right, assume_unique=True))
-    return PairScore(shared / (len(left) + len(right) - shared), shared / min(len(left), len(right)))
-
-
-def contained_share(member: np.ndarray, canonical: np.ndarray) -> float:
-    """Share of `member`'s shingles that occur in `canonical`."""
-    if len(member) == 0:
-        return 0.0
-    return len(np.intersect1d(member, canonical, assume_unique=True)) / len(member)
-
-
-class _UnionFind:
-    def __init__(self, size: int) -> None:
-        self.parent = list(range(size))
-
-    def find(self, item: int) -> int:
-        while self.parent[item] != item:
-            self.parent[item] = self.parent[self.parent[item]]
-            item = self.parent[item]
-        return item
-
-    def union(self, left: int, right: int) -> None:
-        left, right = self.find(left), self.find(right)
-        if left != right:
-            self.parent[max(left, right)] = min(left, right)
+class FingerprintBatch:
+    doc_ids: list[str]
+    fingerprints: list[str]
+    exact: np.ndarray
+    """xxh3-64 of each fingerprint (uint64)."""
+    representative: np.ndarray
+    """Row of the document that stands for each row's exact group (itself for a representative)."""
 
 
 def cluster_id_of(canonical_id: str) -> str:
     return "c" + xxhash.xxh3_64_hexdigest(canonical_id.encode("utf-8"))
 
 
+def fingerprint_batch(doc_ids: Sequence[str], texts: Sequence[str]) -> FingerprintBatch:
+    fingerprints = [fingerprint_text(text) for text in texts]
+    exact = np.array([exact_hash(fingerprint) for fingerprint in fingerprints], dtype=np.uint64)
+    first: dict[int, int] = {}
+    for row in sorted(range(len(doc_ids)), key=lambda row: doc_ids[row]):
+        first.setdefault(int(exact[row]), row)
+    representative = np.array([first[int(value)] for value in exact], dtype=np.int64)
+    return FingerprintBatch(list(doc_ids), fingerprints, exact, representative)
+
+
+def shingle_batch(rows: Sequence[int], fingerprints: Sequence[str], texts: Sequence[str],
+                  config: DedupConfig) -> tuple[list[Shingled], int]:
+    """Shingled documents for `rows`, and the number of boilerplate shingles found among them."""
+    windows = [window_hashes(fingerprints[row], config.shingle_size) for row in rows]
+    shingles = [np.unique(window) for window in windows]
+    boilerplate = boilerplate_shingles(shingles, config)
+    found = [figures(fingerprints[row]) for row in rows]
+    common_figures = boilerplate_figures(found, config)
+    shingled = []
+    for row, window, unique, doc_figures in zip(rows, windows, shingles, found):
+        legal = legal_section_start(texts[row], fingerprints[row], config.legal_headings)
+        kept, masked = informative(window, unique, boilerplate, legal)
+        by_context: dict[str, Counter[str]] = defaultdict(Counter)
+        for (context, number), count in doc_figures.items():
+            if (context, number) not in common_figures:
+                by_context[context][number] += count
+        body = unique if legal is None else np.unique(window[:legal])
+        shingled.append(Shingled(window, body, legal, kept, masked, len(kept) < config.min_chars,
+                                 dict(by_context)))
+    return shingled, len(boilerplate)
+
+
+def verify_pairs(pairs: np.ndarray, shingled: Sequence[Shingled], config: DedupConfig) -> list[PairScore]:
+    return [score_pair(shingled[left], shingled[right], config.shingle_size, config.min_numbers)
+            for left, right in pairs]
+
+
 def deduplicate(doc_ids: Sequence[str], texts: Sequence[str], config: DedupConfig) -> DedupResult:
     """Cluster documents (already cleaned) and choose a canonical per cluster."""
-    count = len(doc_ids)
-    fingerprints = [fingerprint_text(text) for text in texts]
-    exact = [exact_hash(fingerprint) for fingerprint in fingerprints]
+    batch = fingerprint_batch(doc_ids, texts)
+    representatives = sorted({int(row) for row in batch.representative}, key=lambda row: doc_ids[row])
+    compared = [row for row in representatives if len(batch.fingerprints[row]) >= config.min_chars]
 
-    # 1. exact duplicates: the smallest doc_id of each exact group represents it
-    order = sorted(range(count), key=lambda index: doc_ids[index])
-    representative_of: dict[int, int] = {}
-    for index in order:
-        representative_of.setdefault(exact[index], index)
-    representatives = sorted(set(representative_of.values()), key=lambda index: doc_ids[index])
-    union = _UnionFind(count)
-    for index in range(count):
-        union.union(index, representative_of[exact[index]])
-
-    # 2-4. near duplicates among representatives long enough to compare
-    shingles: dict[int, np.ndarray] = {}
-    minhashes = {}
+    shingled, boilerplate_count = shingle_batch(compared, batch.fingerprints, texts, config)
     signer = Signer(config.num_perm, config.seed)
-    lsh = MinHashLSH(threshold=config.lsh_threshold, num_perm=config.num_perm)
-    for index in representatives:
-        if len(fingerprints[index]) < config.min_chars:
-            continue
-        shingles[index] = shingle_hashes(fingerprints[index], config.shingle_size)
-        minhashes[index] = signer.to_minhash(signer.sign(shingles[index]))
-        lsh.insert(index, minhashes[index], check_duplication=False)
-    candidates: set[tuple[int, int]] = set()
-    for index, minhash in minhashes.items():
-        candidates.update((min(index, other), max(index, other)) for other in lsh.query(minhash) if other != index)
-    verified = 0
-    for left, right in sorted(candidates):
-        pair = score(shingles[left], shingles[right])
-        if pair.jaccard >= config.jaccard_threshold or pair.containment >= config.containment_threshold:
-            union.union(left, right)
-            verified += 1
+    effective = [doc.shingles if doc.mostly_boilerplate else doc.informative for doc in shingled]
+    signatures = signer.sign_all(effective)
+    pairs = candidate_pairs(signatures, [len(shingles) for shingles in effective], signer,
+                            config.candidate_threshold)
+    scores = verify_pairs(pairs, shingled, config)
+    tests = [pair.test(config) for pair in scores]
+    edges = pairs[[test is not None for test in tests]] if len(pairs) else pairs
 
-    # 5. clusters, canonical, each member measured against its canonical
-    members: dict[int, list[int]] = defaultdict(list)
-    for index in range(count):
-        members[union.find(index)].append(index)
-    rows: list[dict] = []
-    for group in members.values():
-        canonical = min(group, key=lambda index: (-len(fingerprints[index]), doc_ids[index]))
-        cluster_id = cluster_id_of(doc_ids[canonical])
-        canonical_shingles = shingles.get(canonical)
-        for index in group:
-            rows.append(_assignment(index, canonical, cluster_id, doc_ids, exact, fingerprints, shingles,
-                                    canonical_shingles, config))
-    assignments = pl.DataFrame(rows, schema=DEDUP_SCHEMA).sort("doc_id")
-    return DedupResult(assignments, len(candidates), verified)
+    lengths = [len(batch.fingerprints[row]) for row in compared]
+    names = [doc_ids[row] for row in compared]
+    known = {(int(a), int(b)): pair for (a, b), pair in zip(pairs, scores)}
+
+    def measured(member: int, canonical: int) -> PairScore:
+        key = (min(member, canonical), max(member, canonical))
+        pair = known.get(key) or score_pair(shingled[key[0]], shingled[key[1]], config.shingle_size,
+                                            config.min_numbers)
+        known[key] = pair
+        return pair if key[0] == member else _swapped(pair)
+
+    edge_set = {(int(a), int(b)) for a, b in edges}
+    matches = np.bincount(edges.reshape(-1), minlength=len(compared)) if len(edges) else np.zeros(len(compared), int)
+    by_component: dict[int, set[tuple[int, int]]] = defaultdict(set)
+    groups = components(len(compared), edges)
+    component_of = {row: number for number, group in enumerate(groups) for row in group}
+    for edge in edge_set:
+        by_component[component_of[edge[0]]].add(edge)
+    settled = []
+    for number, group in enumerate(groups):
+        settled.extend(settle(group, by_component[number],
+                              lambda members: choose_canonical(members, lengths, names, config.canonical, matches),
+                              lambda member, canonical: measured(member, canonical).test(config)))
+
+    rows = _assignment_rows(batch, compared, settled, measured)
+    return DedupResult(
+        assignments=pl.DataFrame(rows, schema=DEDUP_SCHEMA, orient="row").sort("doc_id"),
+        pairs=_pairs_frame(pairs, scores, tests, names),
+        candidate_pairs=len(pairs),
+        verified_pairs=len(edge_set),
+        split_clusters=len(settled) - len(groups),
+        boilerplate_shingles=boilerplate_count,
+    )
 
 
-def _assignment(index, canonical, cluster_id, doc_ids, exact, fingerprints, shingles, canonical_shingles,
-                config: DedupConfig) -> dict:
-    row = {"doc_id": doc_ids[index], "cluster_id": cluster_id, "canonical_id": doc_ids[canonical]}
-    if index == canonical:
-        return row | {"status": Status.CANONICAL.value, "reason": None, "similarity": 1.0, "containment": 1.0}
-    if exact[index] == exact[canonical]:
-        return row | {"status": Status.DUPLICATE.value, "reason": Reason.EXACT_DUPLICATE.value,
-                      "similarity": 1.0, "containment": 1.0}
-    member_shingles = shingles.get(index)
-    if member_shingles is None:  # an exact copy of another member, represented by it
-        member_shingles = shingle_hashes(fingerprints[index], config.shingle_size)
-    pair = score(member_shingles, canonical_shingles)
-    containment = contained_share(member_shingles, canonical_shingles)
-    reason = Reason.NEAR_DUPLICATE if pair.jaccard >= config.jaccard_threshold else Reason.CONTAINED
-    return row | {"status": Status.DUPLICATE.value, "reason": reason.value,
-                  "similarity": round(pair.jaccard, 4), "containment": round(containment, 4)}
+def _swapped(pair: PairScore) -> PairScore:
+    return PairScore(pair.similarity, pair.right_in_left, pair.left_in_right, pair.number_difference,
+                     pair.length_ratio)
+
+
+def _assignment_rows(batch: FingerprintBatch, compared: list[int], settled: list, measured) -> list[tuple]:
+    """One row per document: compared representatives from `settled`, the rest alone or with their exact
+    group's representative."""
+    canonical_row = {}  # batch row -> (canonical batch row, reason, score)
+    for part in settled:
+        canonical = compared[part.canonical]
+        for member, reason in part.members.items():
+            pair = None if reason is None else measured(member, part.canonical)
+            canonical_row[compared[member]] = (canonical, reason, pair)
+    rows = []
+    for row, doc_id in enumerate(batch.doc_ids):
+        representative = int(batch.representative[row])
+        canonical, reason, pair = canonical_row.get(representative, (representative, None, None))
+        canonical_id = batch.doc_ids[canonical]
+        cluster_id = cluster_id_of(canonical_id)
+        if row == canonical:
+            rows.append((doc_id, cluster_id, canonical_id, Status.CANONICAL.value, None, 1.0, 1.0))
+        elif batch.exact[row] == batch.exact[canonical]:
+            rows.append((doc_id, cluster_id, canonical_id, Status.DUPLICATE.value, Reason.EXACT_DUPLICATE.value,
+                         1.0, 1.0))
+        else:
+            rows.append((doc_id, cluster_id, canonical_id, Status.DUPLICATE.value, reason.value,
+                         round(pair.similarity, 4), round(pair.left_in_right, 4)))
+    return rows
+
+
+def _pairs_frame(pairs: np.ndarray, scores: list[PairScore], tests: list, names: list[str]) -> pl.DataFrame:
+    rows = [(names[left], names[right], round(pair.similarity, 4), round(pair.left_in_right, 4),
+             round(pair.right_in_left, 4),
+             None if pair.number_difference is None else round(pair.number_difference, 4),
+             None if test is None else test.value)
+            for (left, right), pair, test in zip(pairs.tolist(), scores, tests)]
+    return pl.DataFrame(rows, schema=PAIRS_SCHEMA, orient="row")

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
 
 import numpy as np
 import xxhash
 
 _NOT_WORD = re.compile(r"[\W_]+")
+_DIGITS = re.compile(r"\d+")
 _MULTIPLIER = np.uint64(0x100000001B3)  # FNV-1a 64-bit prime: odd, good spread over code points
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
@@ -35,6 +37,12 @@ def exact_hash(fingerprint: str) -> int:
 
 def shingle_hashes(fingerprint: str, size: int) -> np.ndarray:
     """Sorted unique 64-bit hashes of the character `size`-grams (one shingle for shorter texts)."""
+    return np.unique(window_hashes(fingerprint, size))
+
+
+def window_hashes(fingerprint: str, size: int) -> np.ndarray:
+    """The hash of the `size`-gram starting at each position, in text order (window i covers characters
+    i .. i+size-1): what verification uses to measure how much of a text a shared shingle covers."""
     if not fingerprint:
         return np.empty(0, dtype=np.uint64)
     codes = np.frombuffer(fingerprint.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.uint64)
@@ -51,4 +59,18 @@ def shingle_hashes(fingerprint: str, size: int) -> np.ndarray:
         hashes ^= hashes >> np.uint64(27)
         hashes *= _MIX2
         hashes ^= hashes >> np.uint64(31)
-    return np.unique(hashes)
+    return hashes
+
+
+def figures(fingerprint: str, context: int = 4) -> Counter[tuple[str, str]]:
+    """The figures of a fingerprint, each with the `context` characters before it, as a multiset.
+
+    Templated reports share their text and differ in their figures, so the finance guard compares the
+    numbers that follow the same words in both documents. Punctuation is gone from the fingerprint, so
+    "12.50%" reads "1250"; both documents are read the same way.
+
+    >>> sorted(figures(fingerprint_text("沪指收于3,021.5点，成交额8,000亿元")))
+    [('沪指收于', '30215'), ('点成交额', '8000')]
+    """
+    return Counter((fingerprint[max(0, match.start() - context):match.start()], match.group())
+                   for match in _DIGITS.finditer(fingerprint))

@@ -7,6 +7,8 @@ hash>)` after `update_batch` over the shingles, so the signatures go straight in
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from datasketch import MinHash
 
@@ -43,6 +45,13 @@ class Signer:
             np.add(work, self._b, out=work)
             np.minimum(signature, work.min(axis=1), out=signature)
         return signature
+
+    def sign_all(self, shingle_sets: Sequence[np.ndarray]) -> np.ndarray:
+        """Signatures of many sets as one (len(shingle_sets), num_perm) uint32 matrix: a table stage."""
+        signatures = np.empty((len(shingle_sets), self.num_perm), dtype=np.uint32)
+        for row, shingles in enumerate(shingle_sets):
+            signatures[row] = self.sign(shingles)
+        return signatures
 
     def to_minhash(self, signature: np.ndarray) -> MinHash:
         return MinHash(seed=self.seed, hashvalues=signature, scheme="affine32")
