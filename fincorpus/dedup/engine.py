@@ -111,7 +111,7 @@ def shingle_batch(rows: Sequence[int], fingerprints: Sequence[str], texts: Seque
             if (context, number) not in common_figures:
                 by_context[context][number] += count
         body = unique if legal is None else np.unique(window[:legal])
-        shingled.append(Shingled(window, body, legal, kept, masked, len(kept) < config.min_chars,
+        shingled.append(Shingled(window, unique, body, legal, kept, masked, len(kept) < config.min_chars,
                                  dict(by_context)))
     return shingled, len(boilerplate)
 

@@ -30,6 +30,8 @@ class Shingled:
 
     windows: np.ndarray
     """Hash of the 5-gram at each position of the fingerprint, in text order."""
+    all_shingles: np.ndarray
+    """Sorted unique hashes of all its 5-grams."""
     shingles: np.ndarray
     """Sorted unique hashes of its 5-grams before its legal pages (all of them when it has none)."""
     legal_start: int | None
@@ -48,7 +50,8 @@ class Shingled:
 @dataclass(frozen=True, slots=True)
 class PairScore:
     similarity: float
-    """Jaccard similarity of the compared shingle sets."""
+    """Jaccard similarity of the two documents' 5-gram sets (all of them: the usual figure, recorded in
+    lineage; the tests use the measures below)."""
     left_in_right: float
     """Share of the left document's characters inside 5-grams shared with the right one."""
     right_in_left: float
@@ -76,15 +79,20 @@ def score_pair(left: Shingled, right: Shingled, shingle_size: int, min_numbers: 
     on_all = left.mostly_boilerplate and right.mostly_boilerplate
     left_set = left.shingles if on_all else left.informative
     right_set = right.shingles if on_all else right.informative
-    shared = int(contains_sorted(left_set, right_set).sum()) if len(left_set) and len(right_set) else 0
-    union = len(left_set) + len(right_set) - shared
     return PairScore(
-        similarity=shared / union if union else 0.0,
+        similarity=jaccard(left.all_shingles, right.all_shingles),
         left_in_right=_covered_share(left, right_set, on_all, shingle_size),
         right_in_left=_covered_share(right, left_set, on_all, shingle_size),
         number_difference=number_difference(left.figures, right.figures, min_numbers),
         length_ratio=min(len(left.windows), len(right.windows)) / max(len(left.windows), len(right.windows), 1),
     )
+
+
+def jaccard(left: np.ndarray, right: np.ndarray) -> float:
+    """Jaccard similarity of two sorted unique hash arrays."""
+    shared = int(contains_sorted(left, right).sum()) if len(left) and len(right) else 0
+    union = len(left) + len(right) - shared
+    return shared / union if union else 0.0
 
 
 def number_difference(left: dict[str, Counter[str]], right: dict[str, Counter[str]],
