@@ -100,7 +100,7 @@ def test_seed_000_banner_is_struck_through_in_its_text_as_read(seed_html):
 
 def test_seed_003_repeated_title_lines_are_struck_through(seed_html, seed_build):
     view = _document_view(seed_html, SEED_003)
-    struck = re.findall(r'<del class="removed" title="([^"]+)"', view)
+    struck = re.findall(r'<del class="removed[^"]*" title="([^"]+)"', view)
     spans = seed_build.tables.removed_spans.filter(pl.col("doc_id") == SEED_003)
     assert len(struck) == spans.height > 0
 
@@ -292,3 +292,17 @@ def test_dropped_and_quarantined_inputs_are_listed_with_their_reasons(tmp_path):
     assert {"empty.txt", "scan.pdf"} <= set(lineage.filter(pl.col("status") != "canonical")["doc_id"].to_list())
     summary = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))
     assert summary["dropped"] + summary["quarantined"] == 2 and summary["documents_in"] == 3
+
+
+def test_removed_whitespace_is_marked_and_listed_as_whitespace_only():
+    tables = _synthetic_tables(clusters=1, members=1, dropped=0)
+    member_id = "m000000-0.txt"
+    tables["removed_spans"] = pl.DataFrame(
+        [(member_id, "chrome_v1:js_disabled_banner", 0, len(BANNER), BANNER),
+         (member_id, "blank_lines_v1:blank_run", len(BANNER), len(BANNER) + 1, "\n")],
+        schema=REMOVED_SPANS_SCHEMA, orient="row")
+    html = render_html(tables)
+    assert '<del class="removed space" title="blank_lines_v1:blank_run"' in _document_view(html, member_id)
+    assert '<span class="muted">(whitespace only)</span>' in _section(html, "cleaning")
+    markdown = render_markdown(tables["corpus"], tables["lineage"], tables["removed_spans"])
+    assert "- 1× (whitespace only)" in markdown and f"- 1× `{BANNER}`" in markdown

@@ -16,7 +16,8 @@ import xxhash
 from fincorpus.documents import Status
 from fincorpus.report.charts import bar_chart, histogram
 from fincorpus.report.diff import SideBySide, side_by_side
-from fincorpus.report.summary import SIMILARITY_BINS, rule_counts, status_counts, summary_document
+from fincorpus.report.summary import (SIMILARITY_BINS, WHITESPACE_ONLY, merged_clusters, one_line, removed_lines,
+                                      rule_counts, status_counts, summary_document)
 
 _TEMPLATES = jinja2.Environment(
     loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
@@ -87,11 +88,6 @@ def anchor(kind: str, key: str) -> str:
     return f"{kind}-{xxhash.xxh3_64_hexdigest(key.encode('utf-8'))}"
 
 
-def _one_line(text: str, limit: int = 120) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[:limit - 1] + "…"
-
-
 def struck_segments(text: str, spans: list[tuple[int, int, str]], max_chars: int) -> list[tuple[str, str, str]]:
     """The text as read cut into kept and removed pieces, up to `max_chars` characters.
 
@@ -149,42 +145,27 @@ def _charts(lineage: pl.DataFrame, removed_spans: pl.DataFrame, summary: dict, l
 
 
 def _rules(removed_spans: pl.DataFrame, limits: Limits) -> list[dict]:
-    if not removed_spans.height:
-        return []
-    lines = (removed_spans.with_columns(pl.col("text").str.replace_all(r"\s+", " ").str.strip_chars().alias("line"))
-             .group_by("rule", "line")
-             .agg(pl.len().alias("count"), pl.col("doc_id").n_unique().alias("documents"),
-                  pl.col("doc_id").unique().sort().head(limits.examples).alias("examples"))
-             .sort("rule", "count", "line", descending=[False, True, False]))
-    by_rule = lines.group_by("rule", maintain_order=True).head(limits.removed_lines).partition_by("rule", as_dict=True)
-    rules = []
-    for rule in rule_counts(removed_spans).iter_rows(named=True):
-        rows = by_rule[(rule["rule"],)].to_dicts()
-        rules.append(rule | {"anchor": anchor("rule", rule["rule"]),
-                             "lines": [row | {"line": _one_line(row["line"])} for row in rows]})
-    return rules
+    lines = removed_lines(removed_spans, limits.removed_lines, limits.examples)
+    return [rule | {"anchor": anchor("rule", rule["rule"]),
+                    "lines": [line | {"line": one_line(line["line"], 120)} for line in lines[rule["rule"]]]}
+            for rule in rule_counts(removed_spans).iter_rows(named=True)]
 
 
 def _clusters(corpus: pl.DataFrame, lineage: pl.DataFrame, members: pl.DataFrame,
               documents: pl.DataFrame | pl.LazyFrame | None, limits: Limits) -> list[ClusterCard]:
-    order = (members.group_by("cluster_id").agg(pl.col("similarity").min().alias("lowest"),
-                                                pl.col("canonical_id").first())
-             .sort("lowest", "canonical_id").head(limits.clusters))
-    cluster_ids = order["cluster_id"].to_list()
-    shown_members = members.filter(pl.col("cluster_id").is_in(cluster_ids)).sort("similarity", "containment", "doc_id")
+    cluster_ids = merged_clusters(lineage).head(limits.clusters)["cluster_id"].to_list()
+    in_shown = pl.col("cluster_id").is_in(cluster_ids)
+    by_cluster = members.filter(in_shown).sort("similarity", "containment", "doc_id").partition_by("cluster_id",
+                                                                                                   as_dict=True)
     canonicals = {row["cluster_id"]: row for row in lineage.filter(
-        pl.col("cluster_id").is_in(cluster_ids) & (pl.col("status") == Status.CANONICAL.value)).iter_rows(named=True)}
-    canonical_text = dict(corpus.filter(pl.col("cluster_id").is_in(cluster_ids)).select("cluster_id", "text").iter_rows())
-    by_cluster = shown_members.partition_by("cluster_id", as_dict=True)
-    budget = limits.diffs
-    diff_ids = []
+        in_shown & (pl.col("status") == Status.CANONICAL.value)).iter_rows(named=True)}
+    canonical_text = dict(corpus.filter(in_shown).select("cluster_id", "text").iter_rows())
+    diff_ids: list[str] = []
     for cluster_id in cluster_ids:
-        rows = by_cluster[(cluster_id,)]["doc_id"].to_list()
-        diff_ids.extend(rows[:max(budget - len(diff_ids), 0)])
-    member_text = {}
+        diff_ids.extend(by_cluster[(cluster_id,)]["doc_id"].head(max(limits.diffs - len(diff_ids), 0)).to_list())
     texts = _collect(documents, diff_ids)
-    if texts is not None:
-        member_text = {doc_id: text for doc_id, text in texts.select("doc_id", "text_cleaned").iter_rows() if text is not None}
+    member_text = {} if texts is None else {
+        doc_id: text for doc_id, text in texts.select("doc_id", "text_cleaned").iter_rows() if text is not None}
     cards = []
     for index, cluster_id in enumerate(cluster_ids):
         rows = by_cluster[(cluster_id,)].to_dicts()
@@ -192,8 +173,8 @@ def _clusters(corpus: pl.DataFrame, lineage: pl.DataFrame, members: pl.DataFrame
                            open=index < limits.open_clusters)
         for row in rows:
             if row["doc_id"] in member_text and cluster_id in canonical_text:
-                card.diffs.append((row, side_by_side(member_text[row["doc_id"]], canonical_text[cluster_id],
-                                                     limits.diff_chars)))
+                diff = side_by_side(member_text[row["doc_id"]], canonical_text[cluster_id], limits.diff_chars)
+                card.diffs.append((row, diff))
         cards.append(card)
     return cards
 
@@ -229,7 +210,8 @@ def _documents_to_show(cards: list[ClusterCard], rules: list[dict], lineage: pl.
     for rule in rules:
         for line in rule["lines"]:
             wanted.update(dict.fromkeys(line["examples"]))
-    most_cleaned = (lineage.filter(pl.col("chars_removed") > 0).sort("chars_removed", "doc_id", descending=[True, False])
+    most_cleaned = (lineage.filter(pl.col("chars_removed") > 0)
+                    .sort("chars_removed", "doc_id", descending=[True, False])
                     .head(limits.documents)["doc_id"].to_list())
     wanted.update(dict.fromkeys(most_cleaned))
     return list(wanted)[:limits.documents]
@@ -244,7 +226,8 @@ def render_html(tables: dict[str, pl.DataFrame | pl.LazyFrame | None], limits: L
     members_all = lineage.filter(pl.col("status") == Status.DUPLICATE.value).sort("similarity", "containment", "doc_id")
     cards = _clusters(corpus, lineage, members_all, documents, limits)
     rules = _rules(removed_spans, limits)
-    views = _document_views(_documents_to_show(cards, rules, lineage, limits), lineage, removed_spans, documents, limits)
+    shown_ids = _documents_to_show(cards, rules, lineage, limits)
+    views = _document_views(shown_ids, lineage, removed_spans, documents, limits)
     shown = {view.doc_id: view.anchor for view in views}
     diffed = {row["doc_id"]: anchor("diff", row["doc_id"]) for card in cards for row, _ in card.diffs}
     carded = {row["doc_id"]: card.anchor for card in cards for row in card.members}
@@ -260,5 +243,6 @@ def render_html(tables: dict[str, pl.DataFrame | pl.LazyFrame | None], limits: L
         rules=rules, views=views, shown=shown, diffed=diffed, carded=carded,
         has_documents=documents is not None,
         not_kept=not_kept.head(limits.not_kept_rows).to_dicts(), not_kept_total=not_kept.height,
-        status_order=STATUS_ORDER, sources=by_source.head(limits.sources).to_dicts(), sources_total=by_source.height,
+        status_order=STATUS_ORDER, whitespace_only=WHITESPACE_ONLY,
+        sources=by_source.head(limits.sources).to_dicts(), sources_total=by_source.height,
     )

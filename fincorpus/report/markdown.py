@@ -8,7 +8,8 @@ import jinja2
 import polars as pl
 
 from fincorpus.documents import Status
-from fincorpus.report.summary import rule_counts, summarize
+from fincorpus.report.summary import (WHITESPACE_ONLY, merged_clusters, one_line, removed_lines, rule_counts,
+                                      summarize)
 
 _TEMPLATES = jinja2.Environment(
     loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
@@ -20,19 +21,14 @@ _TEMPLATES = jinja2.Environment(
 TOP_REMOVED_LINES = 5
 MAX_CLUSTERS = 20
 """Clusters listed (the least similar members first); report.html and lineage.parquet hold the rest."""
+MAX_RULES = 12
+"""Rules whose most frequent removed lines are listed (the most characters removed first); the table lists all."""
 MAX_NOT_KEPT = 20
 """Dropped and quarantined inputs listed."""
 
 
-def _one_line(text: str, limit: int = 60) -> str:
-    flat = " ".join(text.split()).replace("|", "\\|")
-    return flat if len(flat) <= limit else flat[:limit - 1] + "…"
-
-
 def _clusters(lineage: pl.DataFrame) -> tuple[list[dict], int]:
-    merged = lineage.filter(pl.col("status") == Status.DUPLICATE.value)
-    order = (merged.group_by("cluster_id").agg(pl.col("similarity").min().alias("lowest"), pl.col("canonical_id").first())
-             .sort("lowest", "canonical_id"))
+    order = merged_clusters(lineage)
     shown = order.head(MAX_CLUSTERS)
     members = (lineage.filter(pl.col("cluster_id").is_in(shown["cluster_id"].to_list()))
                .sort("status", "doc_id").partition_by("cluster_id", as_dict=True))
@@ -45,16 +41,12 @@ def _clusters(lineage: pl.DataFrame) -> tuple[list[dict], int]:
 def render_markdown(corpus: pl.DataFrame, lineage: pl.DataFrame, removed_spans: pl.DataFrame) -> str:
     """A short summary for a terminal or a pull request; `corpus` is unused (kept for a uniform signature)."""
     clusters, clusters_total = _clusters(lineage)
-    rules = []
-    if removed_spans.height:
-        top_lines = (removed_spans.with_columns(pl.col("text").str.strip_chars().alias("line"))
-                     .group_by("rule", "line").len().sort("rule", "len", "line", descending=[False, True, False])
-                     .group_by("rule", maintain_order=True).head(TOP_REMOVED_LINES).partition_by("rule", as_dict=True))
-        for rule in rule_counts(removed_spans).iter_rows(named=True):
-            top = top_lines[(rule["rule"],)].select("line", "len").iter_rows()
-            rules.append(rule | {"top": [(_one_line(line), count) for line, count in top]})
+    lines = removed_lines(removed_spans, TOP_REMOVED_LINES, examples=0)
+    rules = [rule | {"top": [(one_line(line["line"], 60), line["count"]) for line in lines[rule["rule"]]]}
+             for rule in rule_counts(removed_spans).iter_rows(named=True)]
     not_kept = lineage.filter(pl.col("status").is_in([Status.DROPPED.value, Status.QUARANTINED.value]))
     return _TEMPLATES.get_template("report.md.j2").render(
-        summary=summarize(lineage), clusters=clusters, clusters_total=clusters_total, rules=rules,
+        summary=summarize(lineage), clusters=clusters, clusters_total=clusters_total,
+        rules=rules, max_rules=MAX_RULES, whitespace_only=WHITESPACE_ONLY,
         not_kept=not_kept.head(MAX_NOT_KEPT).to_dicts(), not_kept_total=not_kept.height,
     )

@@ -46,6 +46,35 @@ def rule_counts(removed_spans: pl.DataFrame) -> pl.DataFrame:
         .sort("chars", "rule", descending=[True, False]))
 
 
+def merged_clusters(lineage: pl.DataFrame) -> pl.DataFrame:
+    """Clusters with duplicates, the one with the least similar member first: cluster_id, lowest, canonical_id."""
+    return (lineage.filter(pl.col("status") == Status.DUPLICATE.value)
+            .group_by("cluster_id").agg(pl.col("similarity").min().alias("lowest"), pl.col("canonical_id").first())
+            .sort("lowest", "canonical_id"))
+
+
+WHITESPACE_ONLY = "(whitespace only)"
+
+
+def one_line(text: str, limit: int) -> str:
+    """A removed span as one line for a listing: whitespace collapsed, cut to `limit` characters."""
+    flat = " ".join(text.split())
+    if not flat:
+        return WHITESPACE_ONLY
+    return flat if len(flat) <= limit else flat[:limit - 1] + "…"
+
+
+def removed_lines(removed_spans: pl.DataFrame, per_rule: int, examples: int) -> dict[str, list[dict]]:
+    """Per rule, its most frequent removed lines (whitespace collapsed): line, count, documents, examples."""
+    lines = (removed_spans.with_columns(pl.col("text").str.replace_all(r"\s+", " ").str.strip_chars().alias("line"))
+             .group_by("rule", "line")
+             .agg(pl.len().alias("count"), pl.col("doc_id").n_unique().alias("documents"),
+                  pl.col("doc_id").unique().sort().head(examples).alias("examples"))
+             .sort("rule", "count", "line", descending=[False, True, False])
+             .group_by("rule", maintain_order=True).head(per_rule))
+    return {rule: frame.drop("rule").to_dicts() for (rule,), frame in lines.partition_by("rule", as_dict=True).items()}
+
+
 def similarity_histogram(lineage: pl.DataFrame, column: str) -> list[int]:
     """Counts of duplicates per bin of `column` ([0, 0.1), …, [0.9, 1.0]), from their lineage rows."""
     values = lineage.filter(pl.col("status") == Status.DUPLICATE.value)[column].drop_nulls().to_list()
