@@ -17,5 +17,10 @@ class UserError(FincorpusError):
     """A mistake the user can fix; the message is one line that says what and how to fix it."""
 
 
+class OutputError(UserError):
+    """The output directory cannot be written (permission denied, disk full, I/O error). Still one line and
+    exit 2, but it may clear by itself, so the Prefect tasks doing I/O retry it (and only it)."""
+
+
 class AccountingError(FincorpusError):
     """Lineage does not account for every input exactly once: a bug, never a user error."""

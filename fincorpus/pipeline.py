@@ -20,7 +20,7 @@ from fincorpus.config import Config
 from fincorpus.dedup import DedupResult, deduplicate
 from fincorpus.dedup.shingles import fingerprint_text
 from fincorpus.documents import METADATA_COLUMNS, RawDocument, Reason, Status
-from fincorpus.errors import UserError
+from fincorpus.errors import OutputError
 from fincorpus.io.readers import discover, read_all
 from fincorpus.io.writers import describe_os_error, staged_directory, write_manifest, write_parquet_atomic
 from fincorpus.lineage import (CORPUS_SCHEMA, DOCUMENTS_SCHEMA, LINEAGE_SCHEMA, REMOVED_SPANS_SCHEMA,
@@ -192,7 +192,7 @@ def write_outputs(tables: OutputTables, out: Path) -> None:
             verify_written(staging, tables.lineage["doc_id"].to_list())
             write_manifest(staging)
     except OSError as exc:
-        raise UserError(describe_os_error(exc, out)) from None
+        raise OutputError(describe_os_error(exc, out)) from None
 
 
 def build(inputs: Iterable[str | Path], out: str | Path, config: Config, progress: Progress | None = None) -> BuildResult:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import json
 import signal
 import subprocess
 import sys
@@ -236,3 +237,48 @@ def test_a_killed_build_leaves_previous_outputs_and_the_next_run_completes(previ
     if signal_number != signal.SIGKILL:  # the CLI turns SIGTERM and SIGINT into a clean exit
         assert leftovers(out) == []
     second_build_completes(out, second)
+
+
+def test_a_summary_that_disagrees_with_lineage_fails_before_the_switch(previous_build, monkeypatch):
+    out, before, second = previous_build
+    original = pipeline.write_reports
+
+    def miscount(directory, tables):
+        written = original(directory, tables)
+        summary = json.loads((directory / "summary.json").read_text(encoding="utf-8"))
+        (directory / "summary.json").write_text(json.dumps(summary | {"quarantined": 7}), encoding="utf-8")
+        return written
+    monkeypatch.setattr(pipeline, "write_reports", miscount)
+    with pytest.raises(AccountingError, match="summary says quarantined=7 but lineage has 0"):
+        build([second], out, Config())
+    assert snapshot(out) == before
+
+
+def test_the_flow_retries_a_write_that_fails_once(prefect_harness, previous_build, monkeypatch):
+    from flows.build import build_corpus
+
+    out, _, second = previous_build
+    calls = []
+
+    def flaky(frame, path):
+        calls.append(path.name)
+        if len(calls) == 1:
+            raise OSError(errno.EIO, "Input/output error", str(path))
+        return original(frame, path)
+    original = pipeline.write_parquet_atomic
+    monkeypatch.setattr(pipeline, "write_parquet_atomic", flaky)
+    summary = build_corpus([str(second)], str(out), Config())
+    assert summary["documents_in"] == 2 and verify_manifest(out) == []
+    assert calls.count(calls[0]) == 2  # the write task ran again, into a fresh staging directory
+
+
+def test_the_flow_does_not_retry_a_user_error(prefect_harness, tmp_path, monkeypatch):
+    from flows.build import build_corpus
+
+    out = write_inputs(tmp_path / "home", {"thesis.txt": "mine"})
+    checks = []
+    original = writers.check_replaceable
+    monkeypatch.setattr(writers, "check_replaceable", lambda target: checks.append(target) or original(target))
+    with pytest.raises(UserError, match="did not write"):
+        build_corpus([str(write_inputs(tmp_path / "in", FIRST))], str(out), Config())
+    assert len(checks) == 1
