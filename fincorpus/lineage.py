@@ -92,12 +92,19 @@ def check_accounting(input_ids: Collection[str], lineage: pl.DataFrame, corpus: 
 
 
 def check_summary(summary: dict, lineage: pl.DataFrame) -> None:
-    """The counts a summary states (documents in, and per status) are the counts of lineage."""
+    """The counts a summary states (documents in, per status, per status and reason) are lineage's counts."""
     counts = dict(lineage.group_by("status").len().iter_rows())
     expected = {"documents_in": lineage.height} | {status.value: counts.get(status.value, 0) for status in Status}
     for key, value in expected.items():
         if key in summary and summary[key] != value:
             raise AccountingError(f"summary says {key}={summary[key]} but lineage has {value}")
+    if "by_reason" in summary:
+        by_reason: dict[str, dict[str, int]] = {}
+        with_reason = lineage.filter(pl.col("reason").is_not_null())
+        for status, reason, count in with_reason.group_by("status", "reason").len().iter_rows():
+            by_reason.setdefault(status, {})[reason] = count
+        if summary["by_reason"] != by_reason:
+            raise AccountingError(f"summary counts by reason {summary['by_reason']} differ from lineage's {by_reason}")
 
 
 def verify_written(directory: Path, input_ids: Collection[str]) -> None:
