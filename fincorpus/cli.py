@@ -44,9 +44,7 @@ def _print_summary(summary: dict, paths: list[Path], title: str = "fincorpus bui
 
 
 def _run_flow(inputs: list[str], out: Path, config: Config) -> dict:
-    # Prefect's own log lines are for its UI; the CLI prints a summary instead. Set before Prefect is imported.
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # no network here, and none wanted
+    _prefect_quiet()
     from flows.build import build_corpus
 
     return build_corpus(inputs, str(out), config)
@@ -137,6 +135,89 @@ def _span_table(result) -> Table:
     for rule, count in sorted(result.rewritten.items()):
         table.add_row(rule, "", "", f"({count} characters rewritten in place)")
     return table
+
+
+def _prefect_quiet() -> None:
+    # Prefect's own log lines are for its UI; the CLI prints a summary instead. Set before Prefect is imported;
+    # no analytics: no network here, and none wanted.
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+
+@app.command()
+def update(
+    inputs: Annotated[list[Path], typer.Argument(help="Files or directories of the new batch (as for build)")],
+    store: Annotated[Path, typer.Option("--store", "-s", help="Store directory (created on first use).")],
+    config: ConfigOption = None,
+    prefect: Annotated[bool, typer.Option(help="Run as the Prefect flow `update-store`; --no-prefect runs the same "
+                                               "functions directly.")] = True,
+) -> None:
+    """Add a batch to a corpus store: clean it, deduplicate it within itself and against the store, commit."""
+    from fincorpus.io.readers import discover
+    from fincorpus.store import update as update_plain
+
+    try:
+        settings = load_config(config)
+        discover(inputs, settings.input)
+        with console.status("updating store…"):
+            if prefect:
+                _prefect_quiet()
+                from flows.update import update_store
+
+                summary = update_store([str(path) for path in inputs], str(store), settings)
+            else:
+                summary = update_plain(inputs, store, settings, progress=lambda stage: console.log(stage)).summary
+    except UserError as error:
+        _fail(str(error))
+    table = Table(title=f"fincorpus update: generation {summary['generation']}", show_header=False)
+    table.add_column("documents")
+    table.add_column("count", justify="right")
+    for key in ("inputs", "already_stored", "added", "canonical", "duplicate", "dropped", "quarantined", "rejected",
+                "superseded", "documents_in_store", "canonical_in_store"):
+        table.add_row(key.replace("_", " "), str(summary[key]))
+    output.print(table)
+    if summary["added"] or summary["rejected"]:
+        output.print(f"  {store / 'generations' / format(summary['generation'], '06d') / 'report.md'}", highlight=False)
+    else:
+        output.print("  nothing new: the store is unchanged", highlight=False)
+
+
+@app.command()
+def export(
+    store: Annotated[Path, typer.Option("--store", "-s", help="Store directory of `fincorpus update`.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output directory.")],
+) -> None:
+    """Write the store's current corpus, lineage, removed spans and report into --out, as `build` does."""
+    from fincorpus.store import export_store
+
+    try:
+        summary = export_store(store, out).summary
+    except UserError as error:
+        _fail(str(error))
+    _print_summary(summary, out)
+
+
+@app.command()
+def serve(
+    watch: Annotated[Path, typer.Option("--watch", help="Directory the scraper writes new files into.")],
+    store: Annotated[Path, typer.Option("--store", "-s", help="Store directory (created on first use).")],
+    cron: Annotated[str | None, typer.Option(help='Cron schedule, e.g. "0 */4 * * *".')] = None,
+    interval: Annotated[float | None, typer.Option(help="Run every this many seconds.", min=1)] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Serve `fincorpus update --watch DIR` as a Prefect deployment on a schedule, until Ctrl-C."""
+    try:
+        settings = load_config(config)
+        if (cron is None) == (interval is None):
+            raise UserError("pass exactly one schedule: --cron \"0 */4 * * *\" or --interval SECONDS")
+        if not watch.is_dir():
+            raise UserError(f"--watch {watch} is not a directory: pass the directory the scraper writes into")
+        _prefect_quiet()
+        from flows.serve import serve as serve_flow
+
+        serve_flow(watch.resolve(), store.resolve(), settings, cron=cron, interval=interval)
+    except UserError as error:
+        _fail(str(error))
 
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:

@@ -117,10 +117,22 @@ class DedupConfig(_Section):
     canonical: CanonicalConfig = CanonicalConfig()
 
 
+class StoreConfig(_Section):
+    """How `fincorpus update` finds stored documents that a new batch may duplicate (see `fincorpus.store`)."""
+
+    index_threshold: float = Field(default=0.2, gt=0, lt=1)
+    """Jaccard threshold of the banded signature index over the stored documents; low, so that a preview
+    holding a quarter of a stored report (or a report whose preview is stored) is still proposed."""
+    min_containment: float = Field(default=0.3, gt=0, le=1)
+    """A proposed pair is verified only when its signatures estimate that this share of the smaller
+    document lies in the larger one."""
+
+
 class Config(_Section):
     input: InputConfig = InputConfig()
     cleaning: CleaningConfig = CleaningConfig()
     dedup: DedupConfig = DedupConfig()
+    store: StoreConfig = StoreConfig()
 
 
 def _describe(error: dict) -> str:

@@ -31,6 +31,8 @@ class Reason(StrEnum):
     TOO_LARGE = "too_large"
     SYMLINK_SKIPPED = "symlink_skipped"
     DUPLICATE_ID = "duplicate_id"
+    CHANGED_CONTENT = "changed_content"
+    """`fincorpus update`: the store already holds this doc_id with other input bytes; never merged."""
 
 
 METADATA_COLUMNS = ("url", "title", "date")

@@ -95,9 +95,14 @@ def clean_documents(documents: Iterable[RawDocument], config: Config) -> Cleaned
     return CleanedBatch(frame, pl.DataFrame(spans, schema=REMOVED_SPANS_SCHEMA, orient="row"))
 
 
+def with_content(cleaned: CleanedBatch) -> pl.DataFrame:
+    """The cleaned documents that still hold letters or digits: the ones dedup sees (others are dropped)."""
+    return cleaned.documents.filter(pl.col("text").str.contains(_HAS_CONTENT.pattern))
+
+
 def dedup_documents(cleaned: CleanedBatch, config: Config) -> DedupResult:
     """Deduplicate the documents that still hold letters or digits after cleaning."""
-    kept = cleaned.documents.filter(pl.col("text").str.contains(_HAS_CONTENT.pattern))
+    kept = with_content(cleaned)
     result = deduplicate(kept["doc_id"].to_list(), kept["text"].to_list(), config.dedup)
     return replace(result, assignments=result.assignments.join(_short_notes(kept, config.dedup.min_chars),
                                                                on="doc_id", how="left"))
@@ -123,7 +128,8 @@ def assemble(documents: list[RawDocument], cleaned: CleanedBatch, dedup: DedupRe
          for doc in documents],
         schema=["doc_id", "source", "input_hash", "encoding", "read_status", "read_reason", "read_detail",
                 *METADATA_COLUMNS],
-        orient="row", schema_overrides={key: pl.String for key in ("encoding", "read_status", "read_reason",
+        orient="row", schema_overrides={key: pl.String for key in ("doc_id", "source", "input_hash", "encoding",
+                                                                   "read_status", "read_reason", "read_detail",
                                                                    *METADATA_COLUMNS)},
     )
     assignments = dedup.assignments

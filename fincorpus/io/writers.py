@@ -166,14 +166,18 @@ def check_replaceable(target: Path) -> None:
 
 
 @contextmanager
-def _exclusive(target: Path) -> Iterator[None]:
-    """Hold `.<name>.lock` beside `target`, so two runs never stage or switch the same directory at once."""
+def exclusive(target: Path, busy: str | None = None) -> Iterator[None]:
+    """Hold `.<name>.lock` beside `target`, so two runs never stage or switch the same directory at once.
+
+    A second holder is refused at once with `UserError(busy)` (by default: another run is writing `target`).
+    """
     with open(target.with_name(_LOCK.format(name=target.name)), "a") as lock:
         if fcntl is not None:
             try:
                 fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                raise UserError(f"another fincorpus run is writing {target}: wait for it or pass another --out") from None
+                raise UserError(busy or f"another fincorpus run is writing {target}: wait for it or pass another "
+                                "--out") from None
         yield
 
 
@@ -189,7 +193,7 @@ def staged_directory(target: Path) -> Iterator[Path]:
     """
     target = Path(os.path.abspath(target))
     target.parent.mkdir(parents=True, exist_ok=True)
-    with _exclusive(target):
+    with exclusive(target):
         recover(target)
         check_replaceable(target)
         staging = Path(tempfile.mkdtemp(prefix=_STAGING.format(name=target.name) + f"{os.getpid()}.",

@@ -1,0 +1,52 @@
+"""The store's current corpus as the outputs of `fincorpus build`: corpus, lineage, removed spans, report.
+
+Reads the committed generation only (`state/` and the generation directories it reaches, which never
+change), so an export runs beside an update and sees the store before or after it, never between.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from fincorpus.documents import Status
+from fincorpus.errors import UserError
+from fincorpus.lineage import CORPUS_SCHEMA, LINEAGE_SCHEMA, REMOVED_SPANS_SCHEMA, check_accounting
+from fincorpus.pipeline import BuildResult, OutputTables, write_outputs
+from fincorpus.report import summarize
+from fincorpus.store.layout import DOCUMENTS_SCHEMA, StoreLayout
+
+
+def store_tables(store: str | Path) -> OutputTables:
+    """corpus, lineage and removed_spans of the store's committed generation, as a build would write them."""
+    layout = StoreLayout(store)
+    state = layout.read_state()
+    if state.generation == 0:
+        raise UserError(f"--store {layout.root} holds no committed generation: run `fincorpus update INPUT "
+                        f"--store {layout.root}` first")
+    lineage = state.lineage.select(list(LINEAGE_SCHEMA)).sort("doc_id")
+    canonical = lineage.filter(pl.col("status") == Status.CANONICAL.value)
+    documents = (pl.scan_parquet(layout.parts("documents.parquet", state.generation))
+                 .filter(pl.col("doc_id").is_in(canonical["doc_id"].implode()))
+                 .select("doc_id", "text", *(name for name in DOCUMENTS_SCHEMA if name not in ("doc_id", "text",
+                                                                                                "source")))
+                 .collect())
+    members = (lineage.filter(pl.col("cluster_id").is_not_null())
+               .group_by("cluster_id").agg(pl.col("doc_id").sort().alias("member_ids")))
+    corpus = (canonical.join(documents, on="doc_id", how="left").join(members, on="cluster_id", how="left")
+              .select(list(CORPUS_SCHEMA)).cast(CORPUS_SCHEMA).sort("doc_id"))
+    spans = layout.parts("removed_spans.parquet", state.generation)
+    removed = (pl.read_parquet(spans) if spans else pl.DataFrame(schema=REMOVED_SPANS_SCHEMA))
+    removed = removed.filter(pl.col("doc_id").is_in(lineage["doc_id"].implode())).sort("doc_id", "start", "end", "rule")
+    check_accounting(lineage["doc_id"].to_list(), lineage, corpus)
+    return OutputTables(corpus, lineage, removed)
+
+
+def export_store(store: str | Path, out: str | Path) -> BuildResult:
+    """Write the store's current corpus into `out` exactly as `fincorpus build` writes its outputs."""
+    tables = store_tables(store)
+    out = Path(out)
+    write_outputs(tables, out)
+    return BuildResult(out, tables, summarize(tables.lineage))
+

@@ -1,0 +1,261 @@
+"""`fincorpus update`: one new batch cleaned, deduplicated within itself and against the store, committed
+as one generation.
+
+    read → skip what is stored → clean → sign the new documents → stored candidates (exact hash, banded
+    signatures) → the engine over the new documents and the clusters they touch → new lineage → write the
+    generation → switch `state/`
+
+Only the new batch is signed; stored documents are compared through their stored signatures, and only the
+candidates' clusters are read back (their cleaned text) and run through the engine with the batch, so a
+cluster is settled exactly as a full build would settle it: a report arriving after its preview becomes
+the canonical, and the preview's lineage row says it was superseded.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from fincorpus.config import Config
+from fincorpus.dedup.incremental import stored_candidates
+from fincorpus.dedup.shingles import exact_hash, fingerprint_text, shingle_hashes
+from fincorpus.dedup.signatures import Signer
+from fincorpus.documents import METADATA_COLUMNS, RawDocument, Reason, Status
+from fincorpus.errors import UserError
+from fincorpus.io.writers import describe_os_error
+from fincorpus.lineage import LINEAGE_SCHEMA, check_accounting
+from fincorpus.pipeline import (
+    CleanedBatch, Progress, assemble, clean_documents, dedup_documents, read_documents, with_content,
+)
+from fincorpus.report import render_markdown
+from fincorpus.store.layout import (
+    DOCUMENTS_SCHEMA, REJECTED_SCHEMA, STORE_LINEAGE_SCHEMA, StoreLayout, StoreState, signatures_schema,
+)
+
+_CLUSTER_COLUMNS = ("status", "reason", "detail", "cluster_id", "canonical_id", "similarity", "containment")
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateResult:
+    store: Path
+    generation: int
+    """The store's generation after the run (unchanged when nothing was new)."""
+    changed: bool
+    """False when every input was already in the store: no generation was written."""
+    summary: dict
+    batch: pl.DataFrame
+    """The batch's lineage: its new inputs, the stored members of the clusters they joined, and refused inputs."""
+
+
+@dataclass(frozen=True, slots=True)
+class BatchPlan:
+    new: list[RawDocument]
+    rejected: pl.DataFrame
+    """REJECTED_SCHEMA rows for inputs whose doc_id is stored with other bytes (not yet recorded)."""
+    already_stored: int
+
+
+def plan_batch(documents: list[RawDocument], state: StoreState, generation: int) -> BatchPlan:
+    """Split a batch into new documents, inputs already stored (same doc_id and input bytes: skipped) and
+    inputs whose doc_id is stored with other bytes (refused: never merged into the stored document)."""
+    stored_hash = dict(zip(state.lineage["doc_id"].to_list(), state.lineage["input_hash"].to_list()))
+    refused = set(zip(state.rejected["doc_id"].to_list(), state.rejected["input_hash"].to_list()))
+    new, rejected, skipped = [], [], 0
+    for doc in documents:
+        known = stored_hash.get(doc.doc_id)
+        if known is None:
+            new.append(doc)
+        elif known == doc.input_hash or (doc.doc_id, doc.input_hash) in refused:
+            skipped += 1
+        else:
+            rejected.append((doc.doc_id, doc.input_hash, doc.source, generation, Reason.CHANGED_CONTENT.value,
+                             f"the store holds {doc.doc_id} with other content (input_hash {known}); "
+                             "give the new version its own id"))
+    return BatchPlan(new, pl.DataFrame(rejected, schema=REJECTED_SCHEMA, orient="row"), skipped)
+
+
+def sign_documents(doc_ids: list[str], texts: list[str], config: Config) -> pl.DataFrame:
+    """Exact hash, fingerprint length, shingle count and MinHash signature of each document."""
+    dedup = config.dedup
+    signer = Signer(dedup.num_perm, dedup.seed)
+    exact, lengths, sizes = [], [], []
+    signatures = np.zeros((len(doc_ids), dedup.num_perm), dtype=np.uint32)
+    for row, text in enumerate(texts):
+        fingerprint = fingerprint_text(text)
+        exact.append(exact_hash(fingerprint))
+        lengths.append(len(fingerprint))
+        shingles = shingle_hashes(fingerprint, dedup.shingle_size) if len(fingerprint) >= dedup.min_chars else None
+        sizes.append(0 if shingles is None else len(shingles))
+        if shingles is not None:
+            signatures[row] = signer.sign(shingles)
+    frame = pl.DataFrame({"doc_id": doc_ids, "exact_hash": np.array(exact, dtype=np.uint64),
+                          "fingerprint_chars": lengths, "shingles": sizes, "signature": signatures},
+                         schema=signatures_schema(dedup.num_perm))
+    return frame.with_columns(pl.when(pl.col("shingles") > 0).then(pl.col("signature")).alias("signature"))
+
+
+def touched_documents(new: pl.DataFrame, layout: StoreLayout, generation: int, config: Config) -> set[str]:
+    """Stored documents the new ones may duplicate: the same exact hash, or proposed by the banded index."""
+    parts = layout.parts("signatures.parquet", generation)
+    if not parts:
+        return set()
+    stored = pl.read_parquet(parts)
+    exact = set(stored.filter(pl.col("exact_hash").is_in(new["exact_hash"].implode()))["doc_id"].to_list())
+    compared_new = new.filter(pl.col("shingles") > 0)
+    compared_stored = stored.filter(pl.col("shingles") > 0)
+    pairs = stored_candidates(compared_new["signature"].to_numpy(), compared_new["shingles"].to_numpy(),
+                              compared_stored["signature"].to_numpy(), compared_stored["shingles"].to_numpy(),
+                              config.store.index_threshold, config.store.min_containment)
+    return exact | set(compared_stored["doc_id"].gather(pairs[:, 1]).to_list())
+
+
+def stored_texts(layout: StoreLayout, generation: int, doc_ids: Iterable[str]) -> pl.DataFrame:
+    wanted = pl.Series(sorted(set(doc_ids)), dtype=pl.String)
+    parts = layout.parts("documents.parquet", generation)
+    if wanted.is_empty() or not parts:
+        return pl.DataFrame(schema={"doc_id": pl.String, "text": pl.String})
+    return pl.scan_parquet(parts).filter(pl.col("doc_id").is_in(wanted.implode())).select("doc_id", "text").collect()
+
+
+def apply_batch(documents: list[RawDocument], store: str | Path, config: Config,
+                progress: Progress | None = None) -> UpdateResult:
+    """Add a batch (already read) to the store: the library entry point of `fincorpus update`."""
+    say = progress or (lambda stage: None)
+    layout = StoreLayout(store)
+    try:
+        with layout.locked():
+            layout.open(config, create=True)
+            committed = layout.recover()
+            return _apply_locked(documents, layout, layout.read_state(), committed + 1, config, say)
+    except OSError as exc:
+        raise UserError(describe_os_error(exc, layout.root).replace("--out", "--store")) from None
+
+
+def update(inputs: Iterable[str | Path], store: str | Path, config: Config,
+           progress: Progress | None = None) -> UpdateResult:
+    """Read INPUTS and add them to the store (see `apply_batch`)."""
+    (progress or (lambda stage: None))("read")
+    return apply_batch(read_documents(inputs, config), store, config, progress)
+
+
+def _apply_locked(documents: list[RawDocument], layout: StoreLayout, state: StoreState, generation: int,
+                  config: Config, say: Progress) -> UpdateResult:
+    plan = plan_batch(documents, state, generation)
+    if not plan.new and plan.rejected.is_empty():
+        summary = _summary(plan, pl.DataFrame(schema=STORE_LINEAGE_SCHEMA), state.lineage, generation - 1, 0)
+        return UpdateResult(layout.root, generation - 1, False, summary, pl.DataFrame(schema=STORE_LINEAGE_SCHEMA))
+    say("clean")
+    cleaned = clean_documents(plan.new, config)
+    say("deduplicate")
+    kept = with_content(cleaned)
+    signed = sign_documents(kept["doc_id"].to_list(), kept["text"].to_list(), config)
+    touched = touched_documents(signed, layout, state.generation, config)
+    clusters = state.lineage.filter(pl.col("doc_id").is_in(list(touched)))["cluster_id"].drop_nulls().unique()
+    members = state.lineage.filter(pl.col("cluster_id").is_in(clusters.implode()))
+    old = stored_texts(layout, state.generation, members["doc_id"].to_list())
+    together = CleanedBatch(pl.concat([old, kept.select("doc_id", "text")]), cleaned.removed_spans.clear())
+    dedup = dedup_documents(together, config)
+
+    say("write")
+    new_ids = pl.Series([doc.doc_id for doc in plan.new], dtype=pl.String).implode()
+    added = assemble(plan.new, cleaned, dataclasses.replace(
+        dedup, assignments=dedup.assignments.filter(pl.col("doc_id").is_in(new_ids))))
+    added_lineage = added.lineage.with_columns(pl.lit(generation, dtype=pl.Int64).alias("generation"))
+    resettled = _resettle(members, dedup.assignments, generation)
+    superseded = resettled.filter(pl.col("detail").str.contains(f"superseded in generation {generation},",
+                                                                literal=True)).height
+    lineage = (pl.concat([state.lineage.filter(~pl.col("doc_id").is_in(resettled["doc_id"].implode())),
+                          resettled, added_lineage])
+               .select(list(STORE_LINEAGE_SCHEMA)).cast(STORE_LINEAGE_SCHEMA).sort("doc_id"))
+    canonical = lineage.filter(pl.col("status") == Status.CANONICAL.value).select("doc_id")
+    check_accounting(lineage["doc_id"].to_list(), lineage, canonical)
+
+    batch = pl.concat([resettled, added_lineage, _rejected_rows(plan.rejected)]).sort("doc_id")
+    layout.write_generation(generation, {
+        "documents": _documents_part(plan.new, cleaned),
+        "signatures": signed,
+        "removed_spans": cleaned.removed_spans.sort("doc_id", "start", "end", "rule"),
+        "batch": batch,
+    }, _batch_report(batch, lineage, cleaned))
+    say("commit")
+    layout.commit(generation, lineage, pl.concat([state.rejected, plan.rejected]).sort("doc_id", "input_hash"))
+    return UpdateResult(layout.root, generation, True, _summary(plan, added_lineage, lineage, generation, superseded),
+                        batch)
+
+
+def _resettle(members: pl.DataFrame, assignments: pl.DataFrame, generation: int) -> pl.DataFrame:
+    """Stored members of the touched clusters with their new cluster, canonical and scores. A canonical that
+    became a duplicate says it was superseded; notes from reading (after the first `; `) are kept."""
+    if members.is_empty():
+        return members
+    fresh = assignments.rename({column: f"new_{column}" for column in assignments.columns if column != "doc_id"})
+    joined = members.join(fresh, on="doc_id", how="left")
+    was_duplicate = pl.col("status") == Status.DUPLICATE.value
+    notes = (pl.when(was_duplicate).then(pl.col("detail").str.splitn("; ", 2).struct.field("field_1"))
+             .otherwise(pl.col("detail")))
+    notes = pl.when(notes == "").then(None).otherwise(notes)
+    duplicate_of = pl.format("{} of {}", pl.col("new_reason"), pl.col("new_canonical_id"))
+    superseded = pl.format("{} of {} (superseded in generation {}, was canonical)", pl.col("new_reason"),
+                           pl.col("new_canonical_id"), pl.lit(generation))
+    unchanged = was_duplicate & (pl.col("canonical_id") == pl.col("new_canonical_id")) \
+        & (pl.col("reason") == pl.col("new_reason"))
+    now_duplicate = pl.col("new_status") == Status.DUPLICATE.value
+    detail = (pl.when(now_duplicate & unchanged).then(pl.col("detail"))
+              .otherwise(pl.concat_str([pl.when(now_duplicate & ~was_duplicate).then(superseded)
+                                        .when(now_duplicate).then(duplicate_of), notes],
+                                       separator="; ", ignore_nulls=True)))
+    return (joined.with_columns(detail.alias("detail"))
+            .with_columns([pl.col(f"new_{column}").alias(column) for column in _CLUSTER_COLUMNS if column != "detail"])
+            .select(list(STORE_LINEAGE_SCHEMA)))
+
+
+def _rejected_rows(rejected: pl.DataFrame) -> pl.DataFrame:
+    return rejected.select(
+        "doc_id", "source", "input_hash", pl.lit(None, dtype=pl.String).alias("encoding"),
+        pl.lit(Status.QUARANTINED.value).alias("status"), "reason", "detail",
+        *(pl.lit(None, dtype=dtype).alias(name) for name, dtype in STORE_LINEAGE_SCHEMA.items()
+          if name in ("cluster_id", "canonical_id", "similarity", "containment")),
+        *(pl.lit(0, dtype=pl.Int64).alias(name) for name in ("chars_in", "chars_out", "chars_removed",
+                                                              "chars_rewritten")),
+        "generation",
+    ).select(list(STORE_LINEAGE_SCHEMA)).cast(STORE_LINEAGE_SCHEMA)
+
+
+def _documents_part(new: list[RawDocument], cleaned: CleanedBatch) -> pl.DataFrame:
+    meta = pl.DataFrame([(doc.doc_id, doc.source, *(doc.metadata.get(key) for key in METADATA_COLUMNS))
+                         for doc in new], schema=["doc_id", "source", *METADATA_COLUMNS], orient="row",
+                        schema_overrides={key: pl.String for key in ("doc_id", "source", *METADATA_COLUMNS)})
+    return (cleaned.documents.select("doc_id", "text").join(meta, on="doc_id", how="left")
+            .select(list(DOCUMENTS_SCHEMA)).cast(DOCUMENTS_SCHEMA).sort("doc_id"))
+
+
+def _batch_report(batch: pl.DataFrame, lineage: pl.DataFrame, cleaned: CleanedBatch) -> str:
+    """report.md of the batch: its rows, and the clusters they are in with every member."""
+    clusters = batch["cluster_id"].drop_nulls().unique().implode()
+    members = (lineage.filter(pl.col("cluster_id").is_in(clusters))
+               .group_by("cluster_id").agg(pl.col("doc_id").sort().alias("member_ids")))
+    corpus = (lineage.filter((pl.col("status") == Status.CANONICAL.value) & pl.col("cluster_id").is_in(clusters))
+              .join(members, on="cluster_id").select("doc_id", "cluster_id", "member_ids"))
+    shown = pl.concat([batch, lineage.filter(pl.col("cluster_id").is_in(clusters)
+                                             & ~pl.col("doc_id").is_in(batch["doc_id"].implode()))])
+    return render_markdown(corpus, shown.select(list(LINEAGE_SCHEMA)), cleaned.removed_spans)
+
+
+def _summary(plan: BatchPlan, added: pl.DataFrame, lineage: pl.DataFrame, generation: int, superseded: int) -> dict:
+    counts = dict(added.group_by("status").len().iter_rows()) if added.height else {}
+    return {
+        "generation": generation,
+        "inputs": len(plan.new) + plan.already_stored + plan.rejected.height,
+        "already_stored": plan.already_stored,
+        "added": added.height,
+        **{status.value: int(counts.get(status.value, 0)) for status in Status},
+        "rejected": plan.rejected.height,
+        "superseded": superseded,
+        "documents_in_store": lineage.height,
+        "canonical_in_store": lineage.filter(pl.col("status") == Status.CANONICAL.value).height,
+    }

@@ -1,0 +1,36 @@
+"""`update_store`: one batch added to a corpus store as a Prefect flow over `fincorpus.store`."""
+
+from __future__ import annotations
+
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+
+from fincorpus import pipeline, store
+from fincorpus.config import Config
+from fincorpus.errors import UserError
+
+
+def _not_a_user_error(task, task_run, state) -> bool:
+    """Retry I/O failures only: a user error (a busy or foreign store) fails the same way every time."""
+    try:
+        state.result()
+    except UserError:
+        return False
+    except Exception:
+        return True
+    return False
+
+
+read_documents = task(pipeline.read_documents, name="read", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=1,
+                      retry_condition_fn=_not_a_user_error)
+# An attempt that fails leaves the store at its previous generation, so the whole update is safe to retry.
+apply_batch = task(store.apply_batch, name="update-store", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5,
+                   retry_condition_fn=_not_a_user_error)
+
+
+@flow(name="update-store", log_prints=False, validate_parameters=False)
+def update_store(inputs: list[str], store_dir: str, config: Config | dict | None = None) -> dict:
+    """Same stages as `fincorpus.store.update`. `config` may be a dict (a deployment's JSON parameters)."""
+    settings = config if isinstance(config, Config) else Config.model_validate(config or {})
+    documents = read_documents(inputs, settings)
+    return apply_batch(documents, store_dir, settings).summary

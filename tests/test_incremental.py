@@ -1,0 +1,65 @@
+"""Matching a batch against stored signatures: banded keys, estimated containment, candidate pairs."""
+
+import numpy as np
+import pytest
+from datasketch import MinHashLSH
+
+from fincorpus.config import Config
+from fincorpus.dedup.incremental import band_keys, band_shape, estimated_containment, stored_candidates
+from fincorpus.dedup.shingles import fingerprint_text, shingle_hashes
+from fincorpus.dedup.signatures import Signer
+from fincorpus.pipeline import clean_documents, read_documents
+
+from conftest import SEED_000, SEED_001, SEED_002, SEED_003, SEED_004
+
+
+@pytest.fixture(scope="module")
+def signed_seeds(seeds_dir):
+    """Signatures and shingle counts of the cleaned seeds, by doc_id."""
+    batch = clean_documents(read_documents([seeds_dir], Config()), Config())
+    signer = Signer(128, 1)
+    signed = {}
+    for doc_id, text in zip(batch.documents["doc_id"], batch.documents["text"]):
+        shingles = shingle_hashes(fingerprint_text(text), 5)
+        signed[doc_id] = (signer.sign(shingles), len(shingles))
+    return signed
+
+
+def stack(signed, names):
+    return (np.stack([signed[name][0] for name in names]), np.array([signed[name][1] for name in names]))
+
+
+def test_band_shape_is_datasketchs_choice_for_the_threshold():
+    lsh = MinHashLSH(threshold=0.2, num_perm=128)
+    assert band_shape(0.2, 128) == (lsh.b, lsh.r)
+
+
+def test_signatures_share_a_band_key_exactly_where_they_agree_on_the_band():
+    left = np.arange(16, dtype=np.uint32).reshape(1, 16)
+    right = left.copy()
+    right[0, 5] += 1  # band 2 of 4-value bands differs
+    keys = band_keys(np.vstack([left, right]), bands=4, rows=4)
+    assert (keys[0] == keys[1]).tolist() == [True, False, True, True]
+
+
+def test_estimated_containment_of_a_subset_is_near_one():
+    rng = np.random.default_rng(0)
+    full = np.unique(rng.integers(0, 2**63, 4000, dtype=np.uint64))
+    part = full[:1000]
+    signer = Signer(128, 1)
+    estimate = estimated_containment(signer.sign(part)[None], signer.sign(full)[None], np.array([1000.0]),
+                                     np.array([float(len(full))]))
+    assert estimate[0] > 0.85
+
+
+def test_a_new_preview_finds_its_stored_report_and_a_new_report_finds_its_stored_preview(signed_seeds):
+    stored, stored_sizes = stack(signed_seeds, [SEED_001, SEED_002, SEED_003])
+    new, new_sizes = stack(signed_seeds, [SEED_000, SEED_004])
+    pairs = stored_candidates(new, new_sizes, stored, stored_sizes, threshold=0.2, min_containment=0.3)
+    assert pairs.tolist() == [[0, 0], [1, 2]]  # 000 → 001 (preview after report), 004 → 003 (report after repost)
+
+
+def test_unrelated_documents_are_not_proposed(signed_seeds):
+    stored, stored_sizes = stack(signed_seeds, [SEED_001, SEED_004])
+    new, new_sizes = stack(signed_seeds, [SEED_002])
+    assert stored_candidates(new, new_sizes, stored, stored_sizes, 0.2, 0.3).shape == (0, 2)
