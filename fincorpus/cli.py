@@ -194,7 +194,7 @@ def export(
         summary = export_store(store, out).summary
     except UserError as error:
         _fail(str(error))
-    _print_summary(summary, out)
+    _print_summary(summary, [out / name for name in OUTPUT_FILES], "fincorpus export")
 
 
 @app.command()

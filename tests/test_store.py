@@ -79,6 +79,7 @@ def test_a_sequence_of_updates_exports_the_same_clusters_as_one_build(two_batche
     exported = export_store(two_batches, tmp_path / "exported")
     assert exported.tables.corpus.equals(seed_build.tables.corpus)
     assert exported.tables.removed_spans.equals(seed_build.tables.removed_spans)
+    assert exported.tables.documents.equals(seed_build.tables.documents)
     built = seed_build.tables.lineage
     assert exported.tables.lineage.drop("detail").equals(built.drop("detail"))
     details = dict(zip(exported.tables.lineage["doc_id"], exported.tables.lineage["detail"]))

@@ -12,14 +12,14 @@ import polars as pl
 
 from fincorpus.documents import Status
 from fincorpus.errors import UserError
-from fincorpus.lineage import CORPUS_SCHEMA, LINEAGE_SCHEMA, REMOVED_SPANS_SCHEMA, check_accounting
+from fincorpus.lineage import CORPUS_SCHEMA, DOCUMENTS_SCHEMA, LINEAGE_SCHEMA, REMOVED_SPANS_SCHEMA, check_accounting
 from fincorpus.pipeline import BuildResult, OutputTables, write_outputs
 from fincorpus.report import summarize
-from fincorpus.store.layout import DOCUMENTS_SCHEMA, StoreLayout
+from fincorpus.store.layout import StoreLayout
 
 
 def store_tables(store: str | Path) -> OutputTables:
-    """corpus, lineage and removed_spans of the store's committed generation, as a build would write them."""
+    """corpus, lineage, removed_spans and documents of the store's committed generation, as a build has them."""
     layout = StoreLayout(store)
     state = layout.read_state()
     if state.generation == 0:
@@ -27,20 +27,21 @@ def store_tables(store: str | Path) -> OutputTables:
                         f"--store {layout.root}` first")
     lineage = state.lineage.select(list(LINEAGE_SCHEMA)).sort("doc_id")
     canonical = lineage.filter(pl.col("status") == Status.CANONICAL.value)
-    documents = (pl.scan_parquet(layout.parts("documents.parquet", state.generation))
-                 .filter(pl.col("doc_id").is_in(canonical["doc_id"].implode()))
-                 .select("doc_id", "text", *(name for name in DOCUMENTS_SCHEMA if name not in ("doc_id", "text",
-                                                                                                "source")))
-                 .collect())
+    stored = (pl.scan_parquet(layout.parts("documents.parquet", state.generation))
+              .join(lineage.lazy().select("doc_id", "status"), on="doc_id").collect())
     members = (lineage.filter(pl.col("cluster_id").is_not_null())
                .group_by("cluster_id").agg(pl.col("doc_id").sort().alias("member_ids")))
-    corpus = (canonical.join(documents, on="doc_id", how="left").join(members, on="cluster_id", how="left")
+    corpus = (canonical.join(stored.select("doc_id", "text", "url", "title", "date"), on="doc_id", how="left")
+              .join(members, on="cluster_id", how="left")
               .select(list(CORPUS_SCHEMA)).cast(CORPUS_SCHEMA).sort("doc_id"))
+    documents = (stored.select("doc_id", "text_as_read", pl.when(pl.col("status") != Status.CANONICAL.value)
+                               .then(pl.col("text")).alias("text_cleaned"))
+                 .select(list(DOCUMENTS_SCHEMA)).cast(DOCUMENTS_SCHEMA).sort("doc_id"))
     spans = layout.parts("removed_spans.parquet", state.generation)
     removed = (pl.read_parquet(spans) if spans else pl.DataFrame(schema=REMOVED_SPANS_SCHEMA))
-    removed = removed.filter(pl.col("doc_id").is_in(lineage["doc_id"].implode())).sort("doc_id", "start", "end", "rule")
+    removed = removed.sort("doc_id", "start", "end", "rule")
     check_accounting(lineage["doc_id"].to_list(), lineage, corpus)
-    return OutputTables(corpus, lineage, removed)
+    return OutputTables(corpus, lineage, removed, documents)
 
 
 def export_store(store: str | Path, out: str | Path) -> BuildResult:

@@ -10,7 +10,7 @@ STORE/
     rejected.parquet       inputs refused because their doc_id is stored with other bytes
     manifest.json
   generations/000001/      one directory per update, written once and never changed
-    documents.parquet      doc_id, text (cleaned), source, url, title, date of the documents it added
+    documents.parquet      doc_id, text (cleaned), text_as_read, source, url, title, date of what it added
     signatures.parquet     doc_id, exact_hash, fingerprint_chars, shingles, signature (MinHash, uint32[num_perm])
     removed_spans.parquet  what cleaning removed from them
     batch.parquet          the batch's lineage: its inputs and the stored documents it changed
@@ -49,8 +49,10 @@ FORMAT = 1
 STORE_LINEAGE_SCHEMA = LINEAGE_SCHEMA | {"generation": pl.Int64}
 REJECTED_SCHEMA = {"doc_id": pl.String, "input_hash": pl.String, "source": pl.String, "generation": pl.Int64,
                    "reason": pl.String, "detail": pl.String}
-DOCUMENTS_SCHEMA = {"doc_id": pl.String, "text": pl.String, "source": pl.String, "url": pl.String,
-                    "title": pl.String, "date": pl.String}
+STORED_DOCUMENTS_SCHEMA = {"doc_id": pl.String, "text": pl.String, "text_as_read": pl.String, "source": pl.String,
+                           "url": pl.String, "title": pl.String, "date": pl.String}
+"""A generation's documents: `text` is the cleaned text (null when cleaning did not run), `text_as_read` the
+decoded input that `removed_spans` offsets point into."""
 
 
 def signatures_schema(num_perm: int) -> dict:
@@ -140,15 +142,16 @@ class StoreLayout:
         return StoreState(generation, pl.read_parquet(self.state / "lineage.parquet"),
                           pl.read_parquet(self.state / "rejected.parquet"))
 
-    def write_generation(self, number: int, tables: dict[str, pl.DataFrame], report: str) -> Path:
-        """Write generation `number` complete (tables, report, manifest) and move it into place."""
+    def write_generation(self, number: int, tables: dict[str, pl.DataFrame], reports: dict[str, str]) -> Path:
+        """Write generation `number` complete (tables, reports, manifest) and move it into place."""
         self.generations.mkdir(parents=True, exist_ok=True)
         target = self.generation_dir(number)
         staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.staging-", dir=self.generations))
         try:
             for name, frame in tables.items():
                 write_parquet_atomic(frame, staging / f"{name}.parquet")
-            write_text_atomic(report, staging / "report.md")
+            for name, text in reports.items():
+                write_text_atomic(text, staging / name)
             write_manifest(staging)
             switch_in(staging, target)
         finally:

@@ -32,9 +32,9 @@ from fincorpus.lineage import LINEAGE_SCHEMA, check_accounting
 from fincorpus.pipeline import (
     CleanedBatch, Progress, assemble, clean_documents, dedup_documents, read_documents, with_content,
 )
-from fincorpus.report import render_markdown
+from fincorpus.report import render_markdown, render_summary_json
 from fincorpus.store.layout import (
-    DOCUMENTS_SCHEMA, REJECTED_SCHEMA, STORE_LINEAGE_SCHEMA, StoreLayout, StoreState, signatures_schema,
+    REJECTED_SCHEMA, STORED_DOCUMENTS_SCHEMA, STORE_LINEAGE_SCHEMA, StoreLayout, StoreState, signatures_schema,
 )
 
 _CLUSTER_COLUMNS = ("status", "reason", "detail", "cluster_id", "canonical_id", "similarity", "containment")
@@ -181,7 +181,7 @@ def _apply_locked(documents: list[RawDocument], layout: StoreLayout, state: Stor
         "signatures": signed,
         "removed_spans": cleaned.removed_spans.sort("doc_id", "start", "end", "rule"),
         "batch": batch,
-    }, _batch_report(batch, lineage, cleaned))
+    }, _batch_reports(batch, lineage, cleaned))
     say("commit")
     layout.commit(generation, lineage, pl.concat([state.rejected, plan.rejected]).sort("doc_id", "input_hash"))
     return UpdateResult(layout.root, generation, True, _summary(plan, added_lineage, lineage, generation, superseded),
@@ -227,15 +227,19 @@ def _rejected_rows(rejected: pl.DataFrame) -> pl.DataFrame:
 
 
 def _documents_part(new: list[RawDocument], cleaned: CleanedBatch) -> pl.DataFrame:
-    meta = pl.DataFrame([(doc.doc_id, doc.source, *(doc.metadata.get(key) for key in METADATA_COLUMNS))
-                         for doc in new], schema=["doc_id", "source", *METADATA_COLUMNS], orient="row",
-                        schema_overrides={key: pl.String for key in ("doc_id", "source", *METADATA_COLUMNS)})
-    return (cleaned.documents.select("doc_id", "text").join(meta, on="doc_id", how="left")
-            .select(list(DOCUMENTS_SCHEMA)).cast(DOCUMENTS_SCHEMA).sort("doc_id"))
+    """Every new document with a text, as read and as cleaned, with its source and metadata."""
+    raw = pl.DataFrame([(doc.doc_id, doc.text, doc.source, *(doc.metadata.get(key) for key in METADATA_COLUMNS))
+                        for doc in new if doc.text is not None],
+                       schema=["doc_id", "text_as_read", "source", *METADATA_COLUMNS], orient="row",
+                       schema_overrides={key: pl.String for key in ("doc_id", "text_as_read", "source",
+                                                                    *METADATA_COLUMNS)})
+    return (raw.join(cleaned.documents.select("doc_id", "text"), on="doc_id", how="left")
+            .select(list(STORED_DOCUMENTS_SCHEMA)).cast(STORED_DOCUMENTS_SCHEMA).sort("doc_id"))
 
 
-def _batch_report(batch: pl.DataFrame, lineage: pl.DataFrame, cleaned: CleanedBatch) -> str:
-    """report.md of the batch: its rows, and the clusters they are in with every member."""
+def _batch_reports(batch: pl.DataFrame, lineage: pl.DataFrame, cleaned: CleanedBatch) -> dict[str, str]:
+    """report.md of the batch (its rows, and the clusters they are in with every member) and its
+    summary.json (the counts of its rows, for a scheduler to alert on)."""
     clusters = batch["cluster_id"].drop_nulls().unique().implode()
     members = (lineage.filter(pl.col("cluster_id").is_in(clusters))
                .group_by("cluster_id").agg(pl.col("doc_id").sort().alias("member_ids")))
@@ -243,7 +247,9 @@ def _batch_report(batch: pl.DataFrame, lineage: pl.DataFrame, cleaned: CleanedBa
               .join(members, on="cluster_id").select("doc_id", "cluster_id", "member_ids"))
     shown = pl.concat([batch, lineage.filter(pl.col("cluster_id").is_in(clusters)
                                              & ~pl.col("doc_id").is_in(batch["doc_id"].implode()))])
-    return render_markdown(corpus, shown.select(list(LINEAGE_SCHEMA)), cleaned.removed_spans)
+    shown = shown.select(list(LINEAGE_SCHEMA))
+    return {"report.md": render_markdown(corpus, shown, cleaned.removed_spans),
+            "summary.json": render_summary_json(batch.select(list(LINEAGE_SCHEMA)), cleaned.removed_spans)}
 
 
 def _summary(plan: BatchPlan, added: pl.DataFrame, lineage: pl.DataFrame, generation: int, superseded: int) -> dict:
