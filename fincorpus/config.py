@@ -123,9 +123,6 @@ class StoreConfig(_Section):
     index_threshold: float = Field(default=0.2, gt=0, lt=1)
     """Jaccard threshold of the banded signature index over the stored documents; low, so that a preview
     holding a quarter of a stored report (or a report whose preview is stored) is still proposed."""
-    min_containment: float = Field(default=0.3, gt=0, le=1)
-    """A proposed pair is verified only when its signatures estimate that this share of the smaller
-    document lies in the larger one."""
 
 
 class Config(_Section):

@@ -5,7 +5,9 @@ import pytest
 from datasketch import MinHashLSH
 
 from fincorpus.config import Config
-from fincorpus.dedup.incremental import band_keys, band_shape, estimated_containment, stored_candidates
+from fincorpus.dedup.incremental import (
+    band_keys, band_shape, estimated_containment, index_shingles, stored_candidates,
+)
 from fincorpus.dedup.shingles import fingerprint_text, shingle_hashes
 from fincorpus.dedup.signatures import Signer
 from fincorpus.pipeline import clean_documents, read_documents
@@ -20,13 +22,25 @@ def signed_seeds(seeds_dir):
     signer = Signer(128, 1)
     signed = {}
     for doc_id, text in zip(batch.documents["doc_id"], batch.documents["text"]):
-        shingles = shingle_hashes(fingerprint_text(text), 5)
+        shingles = index_shingles(text, fingerprint_text(text), Config().dedup)
         signed[doc_id] = (signer.sign(shingles), len(shingles))
     return signed
 
 
 def stack(signed, names):
     return (np.stack([signed[name][0] for name in names]), np.array([signed[name][1] for name in names]))
+
+
+def test_the_index_signs_a_report_without_its_legal_pages():
+    body = "华泰研究认为大模型将带来范式革命，国产厂商蓄势待发，算力与应用两端均有机会。" * 3
+    legal = "免责声明\n本报告仅供华泰证券股份有限公司客户使用，本公司不因接收人收到本报告而视其为客户。" * 2
+    config = Config().dedup
+    with_legal = index_shingles(body + "\n" + legal, fingerprint_text(body + "\n" + legal), config)
+    legal_shingles = set(shingle_hashes(fingerprint_text(legal), 5).tolist())
+    assert set(shingle_hashes(fingerprint_text(body), 5).tolist()) <= set(with_legal.tolist())
+    assert not legal_shingles & set(with_legal.tolist())
+    only_legal = index_shingles(legal, fingerprint_text(legal), config)
+    assert only_legal.tolist() == shingle_hashes(fingerprint_text(legal), 5).tolist()
 
 
 def test_band_shape_is_datasketchs_choice_for_the_threshold():

@@ -9,12 +9,14 @@ signatures are treated as a table instead:
    `MinHashLSH`, with its own `_optimal_param` choosing (bands, rows) for a Jaccard threshold), one 64-bit
    key per band;
 2. `stored_candidates`: one join of the new documents' band keys with the stored ones proposes pairs;
-3. the pairs whose signatures estimate a containment (of the smaller set in the larger) below a floor are
-   dropped. Banding at a low Jaccard threshold keeps a preview of a quarter of a report (Jaccard ~0.25)
+3. the pairs whose signatures estimate a containment (of the smaller set in the larger) below
+   `dedup.candidate_threshold` are dropped. Banding at a low Jaccard threshold keeps a preview of a quarter of a report (Jaccard ~0.25)
    within reach in both directions (a preview arriving after its report, or a report after its preview);
    the estimate removes most of what that low threshold lets in.
 
-The pairs left only propose; the engine verifies them on the shingles of the stored text.
+Signatures are taken over a document's body (`index_shingles`: its legal pages left out, as the engine
+leaves them out), so that two reports of one broker do not look alike for their disclaimers. The pairs left
+only propose; the engine verifies them on the shingles of the stored text.
 """
 
 from __future__ import annotations
@@ -23,7 +25,21 @@ import numpy as np
 import polars as pl
 from datasketch.lsh import _optimal_param
 
+from fincorpus.config import DedupConfig
+from fincorpus.dedup.boilerplate import legal_section_start
+from fincorpus.dedup.shingles import window_hashes
+
 _MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+def index_shingles(text: str, fingerprint: str, config: DedupConfig) -> np.ndarray:
+    """Sorted unique shingles of the document's body: before its legal pages, or all of them when the body
+    is shorter than `min_chars` (a page that is nothing but a disclaimer)."""
+    windows = window_hashes(fingerprint, config.shingle_size)
+    legal = legal_section_start(text, fingerprint, config.legal_headings)
+    if legal is not None and legal >= config.min_chars:
+        windows = windows[:legal]
+    return np.unique(windows)
 
 
 def band_shape(threshold: float, num_perm: int) -> tuple[int, int]:

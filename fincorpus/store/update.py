@@ -22,8 +22,8 @@ import numpy as np
 import polars as pl
 
 from fincorpus.config import Config
-from fincorpus.dedup.incremental import stored_candidates
-from fincorpus.dedup.shingles import exact_hash, fingerprint_text, shingle_hashes
+from fincorpus.dedup.incremental import index_shingles, stored_candidates
+from fincorpus.dedup.shingles import exact_hash, fingerprint_text
 from fincorpus.dedup.signatures import Signer
 from fincorpus.documents import METADATA_COLUMNS, RawDocument, Reason, Status
 from fincorpus.errors import UserError
@@ -80,7 +80,8 @@ def plan_batch(documents: list[RawDocument], state: StoreState, generation: int)
 
 
 def sign_documents(doc_ids: list[str], texts: list[str], config: Config) -> pl.DataFrame:
-    """Exact hash, fingerprint length, shingle count and MinHash signature of each document."""
+    """Exact hash, fingerprint length, and the shingle count and MinHash signature of its body
+    (`index_shingles`) of each document."""
     dedup = config.dedup
     signer = Signer(dedup.num_perm, dedup.seed)
     exact, lengths, sizes = [], [], []
@@ -89,7 +90,7 @@ def sign_documents(doc_ids: list[str], texts: list[str], config: Config) -> pl.D
         fingerprint = fingerprint_text(text)
         exact.append(exact_hash(fingerprint))
         lengths.append(len(fingerprint))
-        shingles = shingle_hashes(fingerprint, dedup.shingle_size) if len(fingerprint) >= dedup.min_chars else None
+        shingles = index_shingles(text, fingerprint, dedup) if len(fingerprint) >= dedup.min_chars else None
         sizes.append(0 if shingles is None else len(shingles))
         if shingles is not None:
             signatures[row] = signer.sign(shingles)
@@ -110,7 +111,7 @@ def touched_documents(new: pl.DataFrame, layout: StoreLayout, generation: int, c
     compared_stored = stored.filter(pl.col("shingles") > 0)
     pairs = stored_candidates(compared_new["signature"].to_numpy(), compared_new["shingles"].to_numpy(),
                               compared_stored["signature"].to_numpy(), compared_stored["shingles"].to_numpy(),
-                              config.store.index_threshold, config.store.min_containment)
+                              config.store.index_threshold, config.dedup.candidate_threshold)
     return exact | set(compared_stored["doc_id"].gather(pairs[:, 1]).to_list())
 
 
