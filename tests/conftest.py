@@ -51,5 +51,6 @@ def prefect_harness(tmp_path_factory):
     os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness():
+    # A loaded 2-core machine can take well over Prefect's default 30 s to start the server (migrations).
+    with prefect_test_harness(server_startup_timeout=300):
         yield
