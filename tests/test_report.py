@@ -4,6 +4,7 @@ import html
 import json
 import re
 import shutil
+from html.parser import HTMLParser
 
 import polars as pl
 import pytest
@@ -306,3 +307,53 @@ def test_removed_whitespace_is_marked_and_listed_as_whitespace_only():
     assert '<span class="muted">(whitespace only)</span>' in _section(html, "cleaning")
     markdown = render_markdown(tables["corpus"], tables["lineage"], tables["removed_spans"])
     assert "- 1× (whitespace only)" in markdown and f"- 1× `{BANNER}`" in markdown
+
+
+class _DocumentText(HTMLParser):
+    """The text and the tags inside one document view's text block, as a browser's parser reads them."""
+
+    def __init__(self, view_id: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.view_id, self.inside_view, self.depth = view_id, False, 0
+        self.text, self.tags = [], []
+
+    def handle_starttag(self, tag, attrs):
+        attributes = dict(attrs)
+        if attributes.get("id") == self.view_id:
+            self.inside_view = True
+        elif self.inside_view and tag == "div" and attributes.get("class") == "text":
+            self.depth = 1
+        elif self.depth:
+            self.tags.append(tag)
+            self.depth += 1
+
+    def handle_endtag(self, tag):
+        if self.depth:
+            self.depth -= 1
+            if not self.depth:
+                self.inside_view = False
+
+    def handle_data(self, data):
+        if self.depth:
+            self.text.append(data)
+
+
+@settings(max_examples=60, deadline=None)
+@given(text=st.lists(st.sampled_from([*"<>&\"'/=` 华泰研究\n\t!-[]{}\u2028", "<script>", "</div>", "&amp;", "<!--", "]]>"]),
+                     min_size=1, max_size=40).map("".join),
+       cut=st.integers(0, 80), length=st.integers(0, 20))
+def test_any_document_text_reaches_the_page_as_exactly_that_text(text, cut, length):
+    tables = _synthetic_tables(clusters=1, members=1, dropped=0, repeat=1)
+    member_id = "m000000-0.txt"
+    start, end = min(cut, len(text)), min(cut + length, len(text))
+    tables["documents"] = tables["documents"].with_columns(
+        pl.when(pl.col("doc_id") == member_id).then(pl.lit(text)).otherwise(pl.col("text_as_read")).alias("text_as_read"))
+    tables["removed_spans"] = pl.DataFrame([(member_id, "chrome_v1:x", start, end, text[start:end])] if end > start
+                                           else [], schema=REMOVED_SPANS_SCHEMA, orient="row")
+    tables["lineage"] = tables["lineage"].with_columns(
+        pl.when(pl.col("doc_id") == member_id).then(pl.lit(end - start + 1)).otherwise(pl.col("chars_removed"))
+        .alias("chars_removed"))
+    parser = _DocumentText(anchor("doc", member_id))
+    parser.feed(render_html(tables))
+    assert "".join(parser.text) == text
+    assert set(parser.tags) <= {"del"}
