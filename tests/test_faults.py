@@ -282,3 +282,14 @@ def test_the_flow_does_not_retry_a_user_error(prefect_harness, tmp_path, monkeyp
     with pytest.raises(UserError, match="did not write"):
         build_corpus([str(write_inputs(tmp_path / "in", FIRST))], str(out), Config())
     assert len(checks) == 1
+
+
+def test_an_unwritable_output_directory_is_one_line_exit_2_from_the_cli(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x", encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "fincorpus", "build", str(write_inputs(tmp_path / "in", FIRST)),
+                             "--out", str(blocker / "out"), "--no-prefect"], cwd=REPO, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if "error" in line]
+    assert len(errors) == 1 and "cannot write to" in errors[0] and "Traceback" not in result.stderr
