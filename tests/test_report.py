@@ -282,17 +282,23 @@ def test_dropped_and_quarantined_inputs_are_listed_with_their_reasons(tmp_path):
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "empty.txt").write_bytes(b"")
     (tmp_path / "in" / "scan.pdf").write_bytes(b"%PDF-1.7 binary")
+    (tmp_path / "in" / "crumbs.txt").write_text("当前位置:首页/行业研究/报告详情/\n", encoding="utf-8")
     (tmp_path / "in" / "report.txt").write_text("华泰研究认为算力需求将持续增长。", encoding="utf-8")
     build([tmp_path / "in"], tmp_path / "out", Config())
     html = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
     not_kept = _section(html, "not-kept")
     lineage = pl.read_parquet(tmp_path / "out" / "lineage.parquet")
-    for row in lineage.filter(pl.col("status") != "canonical").iter_rows(named=True):
-        assert f'<td class="id">{row["doc_id"]}</td>' in not_kept
+    rows = {row["doc_id"]: row for row in lineage.filter(pl.col("status") != "canonical").iter_rows(named=True)}
+    assert set(rows) == {"empty.txt", "scan.pdf", "crumbs.txt"}
+    for doc_id, row in rows.items():
+        assert re.search(rf'<td>(<a class="id" href="#[^"]+"|<span class="id")>{re.escape(doc_id)}</', not_kept)
         assert f"<td>{row['reason']}</td>" in not_kept
-    assert {"empty.txt", "scan.pdf"} <= set(lineage.filter(pl.col("status") != "canonical")["doc_id"].to_list())
+    # Cleaning emptied crumbs.txt: its row links to its text, every character of it struck through.
+    assert rows["crumbs.txt"]["reason"] == "empty_after_cleaning"
+    assert f'href="#{anchor("doc", "crumbs.txt")}">crumbs.txt</a>' in not_kept
+    assert '<del class="removed" title="chrome_v1:breadcrumb"' in _document_view(html, "crumbs.txt")
     summary = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))
-    assert summary["dropped"] + summary["quarantined"] == 2 and summary["documents_in"] == 3
+    assert summary["dropped"] + summary["quarantined"] == 3 and summary["documents_in"] == 4
 
 
 def test_removed_whitespace_is_marked_and_listed_as_whitespace_only():

@@ -202,11 +202,14 @@ def _document_views(doc_ids: list[str], lineage: pl.DataFrame, removed_spans: pl
 
 
 def _documents_to_show(cards: list[ClusterCard], rules: list[dict], lineage: pl.DataFrame, limits: Limits) -> list[str]:
-    """Documents of the diffs first (member, canonical), then the rules' examples, then the most cleaned."""
+    """Documents of the diffs first (member, canonical), then those cleaning emptied (dropped: all their text
+    was removed), then the rules' examples, then the most cleaned."""
     wanted: dict[str, None] = {}
     for card in cards:
         for row, _ in card.diffs:
             wanted.update({row["doc_id"]: None, card.canonical["doc_id"]: None})
+    emptied = lineage.filter((pl.col("status") == Status.DROPPED.value) & (pl.col("chars_removed") > 0))
+    wanted.update(dict.fromkeys(emptied.head(limits.documents)["doc_id"].to_list()))
     for rule in rules:
         for line in rule["lines"]:
             wanted.update(dict.fromkeys(line["examples"]))
