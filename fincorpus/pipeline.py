@@ -100,10 +100,10 @@ def with_content(cleaned: CleanedBatch) -> pl.DataFrame:
     return cleaned.documents.filter(pl.col("text").str.contains(_HAS_CONTENT.pattern))
 
 
-def dedup_documents(cleaned: CleanedBatch, config: Config) -> DedupResult:
+def dedup_documents(cleaned: CleanedBatch, config: Config, progress: Progress | None = None) -> DedupResult:
     """Deduplicate the documents that still hold letters or digits after cleaning."""
     kept = with_content(cleaned)
-    result = deduplicate(kept["doc_id"].to_list(), kept["text"].to_list(), config.dedup)
+    result = deduplicate(kept["doc_id"].to_list(), kept["text"].to_list(), config.dedup, progress)
     return replace(result, assignments=result.assignments.join(_short_notes(kept, config.dedup.min_chars),
                                                                on="doc_id", how="left"))
 
@@ -210,7 +210,7 @@ def build(inputs: Iterable[str | Path], out: str | Path, config: Config, progres
     say("clean")
     cleaned = clean_documents(documents, config)
     say("deduplicate")
-    dedup = dedup_documents(cleaned, config)
+    dedup = dedup_documents(cleaned, config, say)
     say("write")
     tables = assemble(documents, cleaned, dedup)
     check_accounting([doc.doc_id for doc in documents], tables.lineage, tables.corpus)

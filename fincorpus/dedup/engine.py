@@ -17,7 +17,7 @@ representatives' stages and run 3-6 over old and new documents together.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -121,16 +121,22 @@ def verify_pairs(pairs: np.ndarray, shingled: Sequence[Shingled], config: DedupC
             for left, right in pairs]
 
 
-def deduplicate(doc_ids: Sequence[str], texts: Sequence[str], config: DedupConfig) -> DedupResult:
-    """Cluster documents (already cleaned) and choose a canonical per cluster."""
+def deduplicate(doc_ids: Sequence[str], texts: Sequence[str], config: DedupConfig,
+                progress: Callable[[str], None] | None = None) -> DedupResult:
+    """Cluster documents (already cleaned) and choose a canonical per cluster. `progress` is told when each
+    stage starts (`shingles`, `signatures`, `lsh+verify`), as `pipeline.build` tells its own."""
+    say = progress or (lambda stage: None)
+    say("shingles")
     batch = fingerprint_batch(doc_ids, texts)
     representatives = sorted({int(row) for row in batch.representative}, key=lambda row: doc_ids[row])
     compared = [row for row in representatives if len(batch.fingerprints[row]) >= config.min_chars]
 
     shingled, boilerplate_count = shingle_batch(compared, batch.fingerprints, texts, config)
+    say("signatures")
     signer = Signer(config.num_perm, config.seed)
     effective = [doc.shingles if doc.mostly_boilerplate else doc.informative for doc in shingled]
     signatures = signer.sign_all(effective)
+    say("lsh+verify")
     pairs = candidate_pairs(signatures, [len(shingles) for shingles in effective], signer,
                             config.candidate_threshold)
     scores = verify_pairs(pairs, shingled, config)

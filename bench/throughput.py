@@ -1,0 +1,200 @@
+"""Throughput and memory: fincorpus next to rensa and datasketch, one run, the same input.
+
+    python3 -m bench.throughput --n 5000
+
+Generates (once, then cached) a labelled corpus of Chinese broker-report text with `bench/synth.py` (~9 KB
+per document, vocabulary from ../shared/corpus), writes it as one Parquet file and runs every tool on it
+in its own subprocess, one after the other, while this process samples the resident memory of the whole
+process tree (the tool and any workers it starts) with psutil. Prints wall time, MB/s and docs/s (on the
+UTF-8 bytes of the input text), peak RSS, pair F1 against the corpus's families (`bench.dedup_accuracy`)
+and, for fincorpus, each stage of `fincorpus build --no-prefect`:
+
+- `fincorpus`: `pipeline.build` (read, clean, deduplicate, write every output), stages timed through its
+  progress callback: read, clean, shingles (fingerprints, 5-grams, boilerplate), signatures, lsh+verify
+  (LSH Ensemble candidates, verification, clusters, canonical choice), write (tables, reports, manifest);
+- `rensa`: rensa 0.5 as documented, `RMinHash(num_perm=128)` + `RMinHashLSH(threshold=0.8, num_bands=16)`
+  over character 5-grams of the raw text, candidates kept at estimated Jaccard >= 0.8;
+- `datasketch-bulk`: `MinHash.bulk` with an xxhash 32-bit hash function, `MinHashLSH` insertion session;
+- `datasketch`: `MinHash.update_batch` with its default SHA-1 hash, `MinHashLSH` with its defaults.
+
+The peers deduplicate only (no cleaning, no outputs); their `read` is the Parquet read, their dedup time
+is the rest. Tables go to stdout; `--json FILE` also saves every figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import psutil
+
+from bench.dedup_accuracy import _first_kept, char_shingles, components_of, run_datasketch, run_rensa, score
+
+TOOLS = ("fincorpus", "rensa", "datasketch-bulk", "datasketch")
+CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "fincorpus-bench"
+
+
+def corpus_file(count: int, seed: int) -> Path:
+    """The generated corpus as Parquet (`id`, `text`, `family`), cached by size and seed."""
+    path = CACHE / f"synth-{count}-{seed}.parquet"
+    if not path.exists():
+        from bench.synth import generate
+
+        CACHE.mkdir(parents=True, exist_ok=True)
+        frame = generate(count, seed).rename({"doc_id": "id"}).select("id", "text", "family")
+        partial = path.with_suffix(".partial")
+        frame.write_parquet(partial, row_group_size=4096)
+        partial.replace(path)
+    return path
+
+
+# ---- one tool, in a child process ----
+
+def run_fincorpus(corpus: Path, workdir: Path, workers: int | None) -> tuple[dict, np.ndarray, np.ndarray]:
+    from fincorpus.config import Config
+    from fincorpus.pipeline import build
+
+    config = Config()
+    if workers is not None and "workers" in type(config).model_fields:
+        config = config.model_copy(update={"workers": workers})
+    marks: list[tuple[str, float]] = []
+    build([corpus], workdir / "out", config, progress=lambda stage: marks.append((stage, time.perf_counter())))
+    marks.append(("end", time.perf_counter()))
+    stages = {stage: end - start for (stage, start), (_, end) in zip(marks, marks[1:]) if stage != "deduplicate"}
+    lineage = pl.read_parquet(workdir / "out" / "lineage.parquet", columns=["doc_id", "cluster_id", "status"])
+    lineage = lineage.sort("doc_id")  # ids are d0000000.. in corpus order
+    labels = lineage["cluster_id"].rank("dense").to_numpy()
+    return stages, labels, (lineage["status"] == "canonical").to_numpy()
+
+
+def run_datasketch_bulk(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    import xxhash
+    from datasketch import MinHash, MinHashLSH
+
+    minhashes = MinHash.bulk([[shingle.encode("utf-8") for shingle in char_shingles(text)] for text in texts],
+                             num_perm=128, hashfunc=xxhash.xxh32_intdigest)
+    lsh = MinHashLSH(threshold=0.8, num_perm=128)
+    with lsh.insertion_session() as session:
+        for row, minhash in enumerate(minhashes):
+            session.insert(row, minhash)
+    pairs = [(row, other) for row, minhash in enumerate(minhashes) for other in lsh.query(minhash) if other != row]
+    return _first_kept(components_of(len(texts), pairs))
+
+
+PEERS = {"rensa": run_rensa, "datasketch-bulk": run_datasketch_bulk, "datasketch": run_datasketch}
+
+
+def child(tool: str, corpus: Path, result: Path, workers: int | None) -> None:
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="fincorpus-bench-") as workdir:
+        if tool == "fincorpus":
+            stages, labels, kept = run_fincorpus(corpus, Path(workdir), workers)
+        else:
+            texts = pl.read_parquet(corpus, columns=["text"])["text"].to_list()
+            read = time.perf_counter()
+            labels, kept = PEERS[tool](texts)
+            stages = {"read": read - started, "dedup": time.perf_counter() - read}
+    seconds = time.perf_counter() - started
+    result.write_text(json.dumps({"seconds": seconds, "stages": stages, "labels": labels.tolist(),
+                                  "kept": kept.tolist()}))
+
+
+# ---- the parent: run each tool, sample its process tree ----
+
+def tree_rss(process: psutil.Process) -> int:
+    total = 0
+    for member in [process, *process.children(recursive=True)]:
+        try:
+            total += member.memory_info().rss
+        except psutil.Error:  # a worker that just ended
+            pass
+    return total
+
+
+def measure(tool: str, corpus: Path, workers: int | None) -> dict:
+    with tempfile.TemporaryDirectory(prefix="fincorpus-bench-") as directory:
+        result = Path(directory) / "result.json"
+        command = [sys.executable, "-m", "bench.throughput", "--child", tool, "--corpus", str(corpus),
+                   "--result", str(result)] + ([] if workers is None else ["--workers", str(workers)])
+        process = subprocess.Popen(command, cwd=Path(__file__).resolve().parent.parent)
+        watched = psutil.Process(process.pid)
+        peak = 0
+        done = threading.Event()
+
+        def sample() -> None:
+            nonlocal peak
+            while not done.is_set():
+                try:
+                    peak = max(peak, tree_rss(watched))
+                except psutil.Error:
+                    break
+                done.wait(0.02)
+
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        code = process.wait()
+        done.set()
+        sampler.join()
+        if code != 0:
+            raise SystemExit(f"{tool} failed with exit code {code}")
+        figures = json.loads(result.read_text())
+    figures["peak_rss_mb"] = peak / 1e6
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=5000, help="documents to generate (cached in ~/.cache)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--tools", default=",".join(TOOLS), help="comma-separated subset of: " + ", ".join(TOOLS))
+    parser.add_argument("--workers", type=int, default=None, help="fincorpus worker processes (default: config)")
+    parser.add_argument("--json", type=Path, default=None, help="also write every figure to this file")
+    parser.add_argument("--child", choices=TOOLS, help=argparse.SUPPRESS)
+    parser.add_argument("--corpus", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, args.corpus, args.result, args.workers)
+        return
+
+    corpus = corpus_file(args.n, args.seed)
+    frame = pl.read_parquet(corpus, columns=["text", "family"])
+    megabytes = frame["text"].str.len_bytes().sum() / 1e6
+    families = frame["family"].to_numpy()
+    print(f"{len(frame)} documents, {megabytes:.1f} MB of text ({megabytes * 1e3 / len(frame):.1f} KB each), "
+          f"{len(set(families.tolist()))} families; {psutil.cpu_count()} cores")
+    rows, stage_rows, saved = [], [], {}
+    for tool in args.tools.split(","):
+        figures = measure(tool, corpus, args.workers)
+        accuracy = score(np.array(figures.pop("labels")), np.array(figures.pop("kept")), families)
+        dedup_seconds = figures["seconds"] - figures["stages"]["read"] if tool != "fincorpus" else sum(
+            figures["stages"][stage] for stage in ("shingles", "signatures", "lsh+verify"))
+        rows.append({"tool": tool, "seconds": round(figures["seconds"], 2),
+                     "MB/s": round(megabytes / figures["seconds"], 2), "docs/s": round(len(frame) / figures["seconds"]),
+                     "dedup MB/s": round(megabytes / dedup_seconds, 2),
+                     "peak RSS MB": round(figures["peak_rss_mb"]), "pair F1": round(accuracy["pair_f1"], 4),
+                     "removal precision": round(accuracy["removal_precision"], 4)})
+        for stage, seconds in figures["stages"].items():
+            stage_rows.append({"tool": tool, "stage": stage, "seconds": round(seconds, 2),
+                               "MB/s": round(megabytes / seconds, 2) if seconds else None})
+        saved[tool] = {**figures, **accuracy}
+    with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=160, tbl_hide_dataframe_shape=True,
+                   tbl_hide_column_data_types=True):
+        print(pl.DataFrame(rows))
+        print(pl.DataFrame(stage_rows))
+    if args.json:
+        args.json.write_text(json.dumps({"documents": len(frame), "megabytes": megabytes, "tools": saved,
+                                         "table": rows, "stages": stage_rows}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
