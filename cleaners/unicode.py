@@ -13,6 +13,7 @@ from functools import cache
 from typing import ClassVar, Literal
 
 import ftfy
+import numpy as np
 import opencc
 from ftfy.badness import is_bad
 
@@ -77,8 +78,9 @@ def _is_punctuation(folded: str) -> bool:
 
 
 @cache
-def _width_table(fold_punctuation: bool) -> tuple[dict[int, str], re.Pattern[str]]:
-    """Per-character NFKC mapping (BMP and the supplementary planes' compatibility blocks)."""
+def _width_table(fold_punctuation: bool) -> tuple[dict[int, str], np.ndarray]:
+    """Per-character NFKC mapping (BMP and the supplementary planes' compatibility blocks), and a lookup
+    array over all code points saying which ones it folds."""
     table: dict[int, str] = {}
     for code in (*range(0xA0, 0xD800), *range(0xF900, 0x10000), *range(0x1D400, 0x1D800), *range(0x1F100, 0x1F250)):
         char = chr(code)
@@ -88,8 +90,9 @@ def _width_table(fold_punctuation: bool) -> tuple[dict[int, str], re.Pattern[str
         if not fold_punctuation and _is_punctuation(folded):
             continue
         table[code] = folded
-    pattern = re.compile("[" + "".join(re.escape(chr(code)) for code in sorted(table)) + "]+")
-    return table, pattern
+    foldable = np.zeros(0x110000, dtype=bool)
+    foldable[list(table)] = True
+    return table, foldable
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,13 +110,23 @@ class WidthFold:
     rewrites: ClassVar[bool] = True
 
     def __call__(self, text: str) -> CleanResult:
-        table, pattern = _width_table(self.fold_punctuation)
         if text.isascii():
             return CleanResult(text)
-        edits = tuple(Edit(m.start(), m.end(), m.group().translate(table)) for m in pattern.finditer(text))
-        if not edits:
+        table, foldable = _width_table(self.fold_punctuation)
+        # A lookup over the code points finds the runs to fold at C speed (a regular expression over the
+        # 4,000 foldable characters ran at 2 MB/s); only those runs are translated.
+        marked = foldable[np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)]
+        if not marked.any():
             return CleanResult(text)
-        return CleanResult(text.translate(table), edits)
+        bounds = np.flatnonzero(np.diff(marked, prepend=False, append=False)).tolist()
+        edits = tuple(Edit(start, end, text[start:end].translate(table))
+                      for start, end in zip(bounds[::2], bounds[1::2]))
+        pieces, position = [], 0
+        for edit in edits:
+            pieces.extend((text[position:edit.start], edit.replacement))
+            position = edit.end
+        pieces.append(text[position:])
+        return CleanResult("".join(pieces), edits)
 
 
 @dataclass(frozen=True)
