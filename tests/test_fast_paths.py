@@ -1,5 +1,6 @@
 """Fast paths give exactly what the plain definition gives: speed never changes an output."""
 
+import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -18,3 +19,52 @@ def test_width_fold_equals_translating_every_character_with_its_table(text, fold
         assert all(ord(char) in table for char in text[edit.start:edit.end])
         assert edit.start == 0 or ord(text[edit.start - 1]) not in table
         assert edit.end == len(text) or ord(text[edit.end]) not in table
+
+
+def _ensemble_reference(signatures, sizes, signer, threshold):
+    """Index and query every row in datasketch's own `MinHashLSHEnsemble`, one document at a time."""
+    from datasketch import MinHashLSHEnsemble
+
+    from fincorpus.dedup.index import _size_step
+
+    entries = [(row, signer.to_minhash(signatures[row]), _size_step(size)) for row, size in enumerate(sizes) if size]
+    index = MinHashLSHEnsemble(threshold=threshold, num_perm=signer.num_perm)
+    index.index(entries)
+    found = {(min(key, other), max(key, other)) for key, minhash, size in entries
+             for other in index.query(minhash, size) if other != key}
+    return sorted(found)
+
+
+def _related_sets(seed: int, count: int) -> list[np.ndarray]:
+    """Shingle sets of many sizes: originals, their prefixes (previews), edited copies, and strangers."""
+    rng = np.random.default_rng(seed)
+    sets = []
+    while len(sets) < count:
+        base = rng.integers(0, 2**63, size=int(rng.integers(20, 3000)), dtype=np.uint64)
+        sets.append(base)
+        for _ in range(int(rng.integers(0, 4))):
+            kind = rng.integers(0, 3)
+            if kind == 0:
+                sets.append(base[:max(1, int(len(base) * rng.uniform(0.1, 0.9)))])
+            elif kind == 1:
+                edited = base.copy()
+                changed = rng.random(len(base)) < rng.uniform(0.05, 0.6)
+                edited[changed] = rng.integers(0, 2**63, size=int(changed.sum()), dtype=np.uint64)
+                sets.append(edited)
+            else:
+                sets.append(np.empty(0, dtype=np.uint64))
+    return [np.unique(shingles) for shingles in sets[:count]]
+
+
+@settings(max_examples=6, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(2, 160), st.sampled_from([0.3, 0.5, 0.8]))
+def test_batch_lsh_ensemble_proposes_exactly_the_pairs_of_datasketchs_ensemble(seed, count, threshold):
+    from fincorpus.dedup.index import candidate_pairs
+    from fincorpus.dedup.signatures import Signer
+
+    signer = Signer(128, 1)
+    sets = _related_sets(seed, count)
+    signatures = signer.sign_all(sets)
+    sizes = [len(shingles) for shingles in sets]
+    pairs = candidate_pairs(signatures, sizes, signer, threshold)
+    assert pairs.tolist() == [list(pair) for pair in _ensemble_reference(signatures, sizes, signer, threshold)]
