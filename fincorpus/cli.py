@@ -59,12 +59,13 @@ def build(
                                                "functions directly.")] = True,
 ) -> None:
     """Build a canonical corpus with lineage and a report from INPUTS into --out."""
-    from fincorpus.io.readers import discover
+    from fincorpus.io.readers import check_output_outside, discover
     from fincorpus.pipeline import build as build_plain
 
     try:
         settings = load_config(config)
         discover(inputs, settings.input)  # a missing input is a user error before any work starts
+        check_output_outside(inputs, out)
         with console.status("building corpus…"):
             if prefect:
                 summary = _run_flow([str(path) for path in inputs], out, settings)

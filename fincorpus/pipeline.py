@@ -21,7 +21,7 @@ from fincorpus.dedup import DedupResult, deduplicate
 from fincorpus.dedup.shingles import fingerprint_text
 from fincorpus.documents import METADATA_COLUMNS, RawDocument, Reason, Status
 from fincorpus.errors import OutputError
-from fincorpus.io.readers import discover, read_all
+from fincorpus.io.readers import check_output_outside, discover, read_all
 from fincorpus.io.writers import describe_os_error, staged_directory, write_manifest, write_parquet_atomic
 from fincorpus.lineage import (CORPUS_SCHEMA, DOCUMENTS_SCHEMA, LINEAGE_SCHEMA, REMOVED_SPANS_SCHEMA,
                                check_accounting, verify_written)
@@ -205,6 +205,7 @@ def build(inputs: Iterable[str | Path], out: str | Path, config: Config, progres
     """Read, clean, deduplicate and write a corpus with lineage. The library entry point of `fincorpus build`."""
     say = progress or (lambda stage: None)
     out = Path(out)
+    check_output_outside(inputs := list(inputs), out)
     say("read")
     documents = read_documents(inputs, config)
     say("clean")

@@ -9,7 +9,7 @@ import pytest
 from fincorpus.config import Config, InputConfig
 from fincorpus.documents import Reason, Status
 from fincorpus.errors import UserError
-from fincorpus.io.readers import discover, read_all
+from fincorpus.io.readers import check_output_outside, discover, read_all
 from fincorpus.pipeline import read_documents
 
 
@@ -268,3 +268,16 @@ def test_paths_and_urls_in_records_are_data_never_opened(tmp_path: Path):
     (tmp_path / "in" / "feed.jsonl").write_text(json.dumps(record), encoding="utf-8")
     doc = read([tmp_path / "in"])["r"]
     assert doc.text == str(secret) and doc.metadata["url"] == secret.as_uri()
+
+
+@pytest.mark.parametrize("out", ["in/out", "in", "in/reports/out"])
+def test_an_output_directory_inside_the_inputs_is_a_user_error(tmp_path: Path, out):
+    (tmp_path / "in" / "reports").mkdir(parents=True)
+    with pytest.raises(UserError, match="the next run would read the outputs as input"):
+        check_output_outside([tmp_path / "in"], tmp_path / out)
+
+
+def test_an_output_directory_beside_or_hidden_in_the_inputs_is_fine(tmp_path: Path):
+    (tmp_path / "in").mkdir()
+    check_output_outside([tmp_path / "in"], tmp_path / "out")
+    check_output_outside([tmp_path / "in"], tmp_path / "in" / ".fincorpus-out")  # hidden: never walked
