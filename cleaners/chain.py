@@ -7,7 +7,7 @@ to the as-read text. Rewrites (ftfy, width folding, OpenCC) are counted per rule
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left, bisect_right, insort
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -33,6 +33,9 @@ class _OffsetMap:
             self._in_ends.append(edit.end)
             shift += len(edit.replacement) - (edit.end - edit.start)
 
+    def _same_length(self, index: int) -> bool:
+        return self._out_ends[index] - self._out_starts[index] == self._in_ends[index] - self._in_starts[index]
+
     def back(self, position: int, *, is_end: bool) -> int:
         if is_end:
             # A span ending at `position` ends before any edit that starts there.
@@ -40,6 +43,8 @@ class _OffsetMap:
             if index < 0:
                 return position
             if position < self._out_ends[index]:
+                if self._same_length(index):
+                    return position - self._out_starts[index] + self._in_starts[index]
                 return self._in_ends[index]  # ends inside a replacement: take all of its source
         else:
             # The character at `position` is the first of a replacement starting there, or follows removals.
@@ -47,6 +52,8 @@ class _OffsetMap:
             if index < 0:
                 return position
             if position < self._out_ends[index]:
+                if self._same_length(index):  # characters replaced one for one keep their offsets
+                    return position - self._out_starts[index] + self._in_starts[index]
                 return self._in_starts[index]
         return position - self._out_ends[index] + self._in_ends[index]
 
@@ -71,6 +78,8 @@ class ChainResult:
     """The text as read, which `removed` quotes."""
     offset_maps: list[_OffsetMap] = field(default_factory=list, repr=False)
     """One per step that changed the text, to map later removals back (see `CleaningChain.resume`)."""
+    taken: list[tuple[int, int]] = field(default_factory=list, repr=False)
+    """The removed spans' (start, end), kept sorted, to find what a new removal overlaps."""
 
 
 MAX_ROUNDS = 4
@@ -85,58 +94,79 @@ class CleaningChain:
         self.name = "+".join(cleaner.name for cleaner in self.cleaners)
 
     def __call__(self, text: str) -> ChainResult:
-        """Run every cleaner once, then the removing ones again until a round removes nothing.
+        """Run every cleaner once, then again the removing cleaners that a later one may have given more to do.
 
-        Rules that look at a line's position (a header's first lines, a footer's last lines) see other lines
-        move when something is removed; repeating makes cleaning idempotent. Rewriters (`rewrites = True`:
-        ftfy, width folding, OpenCC) are idempotent already and run once.
+        Rules that look at a line's position (a header's first lines, a footer's last lines) or at runs of
+        lines see other lines move when something is removed. Each cleaner is idempotent on its own, so one
+        needs another look only when a cleaner after it removed text that is not mere layout (`layout_only`:
+        blank lines, which no rule counts). Rewriters (`rewrites = True`: ftfy, width folding, OpenCC) run
+        once. This makes the chain idempotent: cleaning a cleaned text changes nothing.
         """
-        result = self.resume(ChainResult(text, original=text), self.cleaners)
-        removers = [cleaner for cleaner in self.cleaners if not getattr(cleaner, "rewrites", False)]
-        previous = text
-        for _ in range(MAX_ROUNDS - 1):
-            if result.text == previous:
+        result = ChainResult(text, original=text)
+        cleaners = list(self.cleaners)
+        for _ in range(MAX_ROUNDS):
+            removed = self._run(result, cleaners)
+            last = max((index for index, flag in enumerate(removed) if flag), default=0)
+            stale = [cleaner for cleaner in cleaners[:last] if not getattr(cleaner, "rewrites", False)]
+            if not stale:
                 break
-            previous = result.text
-            self.resume(result, removers)
+            cleaners = [cleaner for cleaner in cleaners[cleaners.index(stale[0]):]
+                        if not getattr(cleaner, "rewrites", False)]
+        result.removed.sort(key=lambda span: (span.start, span.end, span.rule))
         return result
 
-    @staticmethod
-    def resume(result: ChainResult, cleaners: Sequence[Cleaner]) -> ChainResult:
+    @classmethod
+    def resume(cls, result: ChainResult, cleaners: Sequence[Cleaner]) -> ChainResult:
         """Run more `cleaners` on a chain's result, still mapping removals to the text as read.
 
         This is how a cross-document rule, frozen after a first pass over the whole batch, joins in.
         """
+        cls._run(result, cleaners)
+        result.removed.sort(key=lambda span: (span.start, span.end, span.rule))
+        return result
+
+    @staticmethod
+    def _run(result: ChainResult, cleaners: Sequence[Cleaner]) -> list[bool]:
+        """Run `cleaners` once, in order; for each, whether it removed text other than layout."""
         text = result.text
+        removed: list[bool] = []
         for cleaner in cleaners:
             step = cleaner(text)
+            removed.append(False)
             if not step.edits:
                 continue
             for index, edit in enumerate(step.edits):
                 if edit.is_removal:
+                    removed[-1] = not getattr(cleaner, "layout_only", False)
                     start, end = _to_original(result.offset_maps, edit.start, edit.end)
                     rule = f"{cleaner.name}:{step.rules[index]}" if step.rules else cleaner.name
                     # A removal that closes over text an earlier step removed (blank lines around a dropped
                     # line) keeps only what is new, so that spans never overlap.
-                    for piece_start, piece_end in _not_yet_removed(result.removed, start, end):
+                    for piece_start, piece_end in _not_yet_removed(result.taken, start, end):
                         result.removed.append(RemovedSpan(rule, piece_start, piece_end,
                                                           result.original[piece_start:piece_end]))
-                else:
+                        insort(result.taken, (piece_start, piece_end))
+                elif step.changed is None:
                     result.rewritten[cleaner.name] = result.rewritten.get(cleaner.name, 0) + edit.end - edit.start
+            if step.changed is not None:
+                result.rewritten[cleaner.name] = result.rewritten.get(cleaner.name, 0) + step.changed
             result.offset_maps.append(_OffsetMap(step.edits))
             text = step.text
         result.text = text
-        result.removed.sort(key=lambda span: (span.start, span.end, span.rule))
-        return result
+        return removed
 
 
-def _not_yet_removed(removed: list[RemovedSpan], start: int, end: int) -> list[tuple[int, int]]:
-    inside = sorted((span.start, span.end) for span in removed if span.start < end and span.end > start)
+def _not_yet_removed(taken: list[tuple[int, int]], start: int, end: int) -> list[tuple[int, int]]:
+    """The parts of `[start, end)` outside the sorted, disjoint spans `taken`."""
+    index = max(bisect_right(taken, (start, start)) - 1, 0)
     pieces: list[tuple[int, int]] = []
-    for taken_start, taken_end in inside:
-        if taken_start > start:
-            pieces.append((start, taken_start))
-        start = max(start, taken_end)
+    while index < len(taken) and taken[index][0] < end:
+        taken_start, taken_end = taken[index]
+        if taken_end > start:
+            if taken_start > start:
+                pieces.append((start, taken_start))
+            start = max(start, taken_end)
+        index += 1
     if start < end:
         pieces.append((start, end))
     return pieces

@@ -9,7 +9,9 @@ against the text after Unicode folding) and a `kind`:
 - `tail`: remove from the start of the line where the pattern first matches to the end of the document
   (a customer-service footer after which nothing of the report follows).
 
-Optional `first_lines: N` / `last_lines: N` let a match start only within the first / last N lines: a lone
+A match never crosses a line break: rules are matched line by line, in candidate lines (see `ChromeRules`).
+
+Optional `first_lines: N` / `last_lines: N` let a match start only within the first / last N non-blank lines: a lone
 date or "2页" is page metadata in a header and may be report text anywhere else, and a footer rule must
 never cut a report in half because a phrase like "服务热线" turns up in its body.
 
@@ -21,12 +23,15 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import islice
+from re import _constants, _parser  # pattern parse trees, to find the literals every match needs
 from pathlib import Path
 from typing import Literal
 
 import yaml
 
 from cleaners.base import CleanResult, labelled_removals
+from cleaners.chain import _OffsetMap
 
 RULES_DIR = Path(__file__).parent / "rules"
 _RULE_KEYS = {"id", "pattern", "kind", "first_lines", "last_lines"}
@@ -44,50 +49,242 @@ class ChromeRule:
     first_lines: int | None = None
     last_lines: int | None = None
 
-    def spans(self, text: str) -> Iterable[tuple[int, int]]:
-        start, end = self._region(text)
-        if self.kind == "span":
-            return (match.span() for match in self.pattern.finditer(text, start, end) if match.end() > match.start())
-        if self.kind == "line":
-            return (_line_of(text, match.start()) for match in self.pattern.finditer(text, start, end))
-        match = self.pattern.search(text, start, end)
-        return [(_line_of(text, match.start())[0], len(text))] if match else []
+    def in_lines(self, text: str, line_starts: Iterable[int],
+                 needles: tuple[str, ...] | None = None) -> list[tuple[int, int]]:
+        """The spans this rule removes, matching within each of the lines that start at `line_starts`; a
+        line without any of `needles` (literals every match contains) is skipped without running the regex."""
+        anchored = self.pattern.pattern.startswith("^")
+        spans: list[tuple[int, int]] = []
+        for line_start in line_starts:
+            line_end = text.find("\n", line_start)
+            line_end = len(text) if line_end < 0 else line_end
+            if needles and not any(text.find(needle, line_start, line_end) >= 0 for needle in needles):
+                continue
+            if anchored:
+                match = self.pattern.match(text, line_start, line_end)
+                matches = (match,) if match else ()
+            else:
+                matches = self.pattern.finditer(text, line_start, line_end)
+            for match in matches:
+                if self.kind == "tail":
+                    return [(line_start, len(text))]
+                if self.kind == "line":
+                    spans.append((line_start, min(line_end + 1, len(text))))
+                    break
+                if match.end() > match.start():
+                    spans.append(match.span())
+        return spans
 
-    def _region(self, text: str) -> tuple[int, int]:
-        """Offsets where a match may lie: whole lines, so `^` and `$` still anchor at the region's edges."""
-        start, end = 0, len(text)
-        if self.first_lines is not None:
-            end = -1
-            for _ in range(self.first_lines):
-                end = text.find("\n", end + 1)
-                if end < 0:
-                    end = len(text)
-                    break
-        if self.last_lines is not None:
-            start = len(text) - 1 if text.endswith("\n") else len(text)
-            for _ in range(self.last_lines):
-                start = text.rfind("\n", 0, start)
-                if start < 0:
-                    break
-            start += 1
-        return start, max(start, end)
+
+class ChromeRules:
+    """Apply a set of `ChromeRule`s; each removed span is attributed to the rule that matched it first.
+
+    Only candidate lines are matched: the first or last N non-blank lines for a windowed rule, and for the
+    others the lines holding a literal that every match of the rule contains (`required_literals`), all found
+    in one pass of a single alternation. Rules without such literals try every line.
+
+    Idempotent by itself: once lines are removed, the windowed rules look again (other lines have moved into
+    the first or last N), and every rule looks again at a line that lost part of itself.
+    """
+
+    def __init__(self, rules: Iterable[ChromeRule], name: str = "chrome_v1") -> None:
+        self.rules = tuple(rules)
+        self.name = name
+        # Needles: the literals one of which every match of a rule contains. One alternation of every rule's
+        # needles finds the candidate lines in one pass; one-character needles ("页", "-") would hit everywhere,
+        # so a rule with those simply tries the few lines of its window.
+        self._needles = {rule.id: required_literals(rule.pattern) for rule in self.rules}
+        self._scanned = {rule.id for rule in self.rules if _scannable(self._needles[rule.id])}
+        literals = {needle for rule_id in self._scanned for needle in self._needles[rule_id]}
+        self._needle_scan = (re.compile("|".join(map(re.escape, sorted(literals, key=len, reverse=True))))
+                             if literals else None)
+        # The scan reports non-overlapping matches, so a match may hide a needle it overlaps: a rule is also
+        # tried on the lines where such a match was found.
+        self._signals = {rule_id: frozenset(found for found in literals
+                                            if any(_overlap(found, needle) for needle in self._needles[rule_id]))
+                         for rule_id in self._scanned}
+        self._first = max((rule.first_lines or 0 for rule in self.rules), default=0)
+        self._last = max((rule.last_lines or 0 for rule in self.rules), default=0)
+
+    def __call__(self, text: str) -> CleanResult:
+        spans = self._spans(text)
+        result = labelled_removals(text, spans)
+        while result.edits:
+            again = self._spans(result.text, self._partly_removed_lines(text, result))
+            if not again:
+                break
+            back = _OffsetMap(result.edits)
+            spans += ((back.back(start, is_end=False), back.back(end, is_end=True), rule) for start, end, rule in again)
+            more = labelled_removals(text, spans)
+            if more.text == result.text:
+                break
+            result = more
+        return result
+
+    def _spans(self, text: str, only_lines: list[int] | None = None) -> list[tuple[int, int, str]]:
+        """Spans of every rule, each tried on its candidate lines: a windowed rule on its window's lines, the
+        others on the lines that hold one of any rule's needles (just `only_lines` when given)."""
+        windows = _Windows(text, self._first, self._last)
+        with_needles = self._lines_with_needles(text)  # line start → the needles found in it
+        spans: list[tuple[int, int, str]] = []
+        for rule in self.rules:
+            needles = self._needles[rule.id]
+            windowed = rule.first_lines or rule.last_lines
+            if rule.id in self._scanned and (windowed or only_lines is None):
+                signals = self._signals[rule.id]
+                starts = sorted(start for start, found in with_needles.items() if not signals.isdisjoint(found))
+                if windowed and starts:
+                    window = set(windows.lines(rule))
+                    starts = [start for start in starts if start in window]
+            elif windowed:
+                starts = windows.lines(rule)
+                if needles and starts and not _holds(text, starts[0], starts[-1], needles):
+                    continue  # no needle anywhere in the window: skip its lines
+            elif only_lines is not None:
+                starts = only_lines
+            else:
+                starts = windows.every_line()
+            spans += ((start, end, rule.id) for start, end in rule.in_lines(text, starts, needles))
+        return spans
+
+    def _lines_with_needles(self, text: str) -> dict[int, set[str]]:
+        lines: dict[int, set[str]] = {}
+        if self._needle_scan is not None:
+            for match in self._needle_scan.finditer(text):
+                lines.setdefault(text.rfind("\n", 0, match.start()) + 1, set()).add(match.group())
+        return lines
+
+    def _partly_removed_lines(self, text: str, result: CleanResult) -> list[int]:
+        """Starts, in `result.text`, of the lines that lost part of themselves."""
+        starts: set[int] = set()
+        shift = 0
+        for edit in result.edits:
+            if not _whole_lines(text, edit.start, edit.end):
+                position = edit.start - shift
+                starts.add(result.text.rfind("\n", 0, position) + 1)
+            shift += edit.end - edit.start
+        return sorted(starts)
+
+
+def _whole_lines(text: str, start: int, end: int) -> bool:
+    return (start == 0 or text[start - 1] == "\n") and (end == len(text) or text[end - 1] == "\n")
+
+
+_NON_BLANK_LINE = re.compile(r"^[^\S\n]*\S", re.MULTILINE)
+
+
+class _Windows:
+    """The first and last non-blank lines of one text, found when first asked for. Blank lines do not count,
+    so squeezing them moves no line in or out of a window."""
+
+    def __init__(self, text: str, first: int, last: int) -> None:
+        self.text, self.first, self.last = text, first, last
+        self._head: list[int] | None = None
+        self._tail: list[int] | None = None
+        self._every: list[int] | None = None
+
+    def lines(self, rule: ChromeRule) -> list[int]:
+        starts = self.head()[:rule.first_lines] if rule.first_lines else self.tail()[-rule.last_lines:]
+        if rule.first_lines and rule.last_lines:
+            starts = sorted(set(starts) & set(self.tail()[-rule.last_lines:]))
+        return starts
+
+    def head(self) -> list[int]:
+        if self._head is None:
+            self._head = [match.start() for match in islice(_NON_BLANK_LINE.finditer(self.text), self.first)]
+        return self._head
+
+    def tail(self) -> list[int]:
+        if self._tail is None:
+            starts: list[int] = []
+            position = len(self.text)
+            while position > 0 and len(starts) < self.last:
+                line_start = self.text.rfind("\n", 0, position - 1) + 1
+                if line_start < position and not self.text[line_start:position].isspace():
+                    starts.append(line_start)
+                position = line_start
+            self._tail = starts[::-1]
+        return self._tail
+
+    def every_line(self) -> list[int]:
+        if self._every is None:
+            self._every = _line_starts(self.text)
+        return self._every
+
+
+def _scannable(needles: tuple[str, ...] | None) -> bool:
+    return bool(needles) and all(len(needle) >= 2 and "\n" not in needle for needle in needles)
+
+
+def _holds(text: str, start: int, last_line_start: int, needles: tuple[str, ...]) -> bool:
+    end = text.find("\n", last_line_start)
+    return any(text.find(needle, start, len(text) if end < 0 else end) >= 0 for needle in needles)
+
+
+def _overlap(found: str, needle: str) -> bool:
+    """Whether an occurrence of `found` may contain or overlap one of `needle` (or be it)."""
+    return (needle in found or found in needle or any(found.endswith(needle[:size]) for size in range(1, len(needle)))
+            or any(needle.endswith(found[:size]) for size in range(1, len(found))))
+
+
+def _line_starts(text: str) -> list[int]:
+    return [0, *(match.end() for match in re.finditer("\n", text) if match.end() < len(text))]
+
+
+def required_literals(pattern: re.Pattern[str]) -> tuple[str, ...] | None:
+    r"""Literal strings one of which every match of `pattern` contains, or None when there are none to find
+    (or the pattern ignores case). Read from the parsed pattern; the most selective candidate wins.
+
+    >>> required_literals(re.compile(r"^[ \t]*(当前位置|您的位置)[ \t]*[:：]"))
+    ('当前位置', '您的位置')
+    >>> required_literals(re.compile(r"\d+[ \t]*(年|个月)前")), required_literals(re.compile(r"^\d+$"))
+    (('前',), None)
+    """
+    if pattern.flags & re.IGNORECASE:
+        return None
+    try:
+        return _required(list(_parser.parse(pattern.pattern, pattern.flags)))
+    except (re.error, TypeError, ValueError):  # an unexpected parse tree: simply no prefilter
+        return None
+
+
+def _required(items: list) -> tuple[str, ...] | None:
+    candidates: list[tuple[str, ...]] = []
+    run: list[str] = []
+    for op, argument in [*items, (None, None)]:
+        if op is _constants.LITERAL:
+            run.append(chr(argument))
+            continue
+        if run:
+            candidates.append(("".join(run),))
+            run = []
+        found = None
+        if op is _constants.SUBPATTERN and not argument[1] & re.IGNORECASE:
+            found = _required(list(argument[3]))
+        elif op is _constants.BRANCH:
+            alternatives = [_required(list(branch)) for branch in argument[1]]
+            if all(alternatives):
+                found = tuple(needle for alternative in alternatives for needle in alternative)
+        elif op in (_constants.MAX_REPEAT, _constants.MIN_REPEAT) and argument[0] >= 1:
+            found = _required(list(argument[2]))
+        if found:
+            candidates.append(found)
+    return max(candidates, key=lambda needles: (min(map(len, needles)), -len(needles)), default=None)
+
+
+def _line_starts(text: str, start: int, end: int) -> list[int]:
+    starts = [start]
+    position = text.find("\n", start, end)
+    while 0 <= position < end - 1:
+        starts.append(position + 1)
+        position = text.find("\n", position + 1, end)
+    return starts
 
 
 def _line_of(text: str, position: int) -> tuple[int, int]:
     start = text.rfind("\n", 0, position) + 1
     end = text.find("\n", position)
     return start, len(text) if end < 0 else end + 1
-
-
-class ChromeRules:
-    """Apply a set of `ChromeRule`s; each removed span is attributed to the rule that matched it first."""
-
-    def __init__(self, rules: Iterable[ChromeRule], name: str = "chrome_v1") -> None:
-        self.rules = tuple(rules)
-        self.name = name
-
-    def __call__(self, text: str) -> CleanResult:
-        return labelled_removals(text, ((start, end, rule.id) for rule in self.rules for start, end in rule.spans(text)))
 
 
 def read_rule_files(names_or_paths: Iterable[str]) -> list[dict]:

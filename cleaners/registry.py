@@ -11,7 +11,8 @@ from cleaners.chrome import ChromeRules, chrome_rules, read_rule_files
 from cleaners.rewrites import EmojiRewrites
 from cleaners.repeats import RepeatedLines
 from cleaners.templates import TemplateLines, template_lines
-from cleaners.unicode import ChineseConversion, InvisibleCharacters, MojibakeRepair, WidthFold
+from cleaners.mojibake import MojibakeRepair
+from cleaners.unicode import ChineseConversion, InvisibleCharacters, WidthFold
 from cleaners.whitespace import BlankLines
 
 # config: fincorpus.config.CleaningConfig, duck-typed so that cleaners never import the application.

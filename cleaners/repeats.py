@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 from cleaners.base import CleanResult, removals
 
-_LINE = re.compile(r"[^\n]*\n?")
 
 
 @dataclass(frozen=True)
@@ -31,18 +30,21 @@ class RepeatedLines:
     name: str = "repeated_lines_v1"
 
     def __call__(self, text: str) -> CleanResult:
-        lines = [(match.start(), match.end(), match.group().strip()) for match in _LINE.finditer(text) if match.group()]
-        counts = Counter(key for _, _, key in lines if key and len(key) <= self.max_line_chars)
-        repeated = {key for key, count in counts.items() if count >= self.min_repeats and not self._kept(key)}
+        lines = text.split("\n")
+        repeated = {key for key, count in Counter(map(str.strip, lines)).items()
+                    if count >= self.min_repeats and key and len(key) <= self.max_line_chars and not self._kept(key)}
         if not repeated:
             return CleanResult(text)
         seen: set[str] = set()
         spans: list[tuple[int, int]] = []
-        for start, end, key in lines:
+        start = 0
+        for line in lines:
+            key = line.strip()
             if key in repeated:
                 if key in seen:
-                    spans.append((start, end))
+                    spans.append((start, min(start + len(line) + 1, len(text))))
                 seen.add(key)
+            start += len(line) + 1
         return removals(text, spans)
 
     def _kept(self, line: str) -> bool:

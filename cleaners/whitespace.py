@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import ClassVar
 
 from cleaners.base import CleanResult, labelled_removals
 
@@ -26,6 +27,8 @@ class BlankLines:
     """
 
     name: str = "blank_lines_v1"
+    layout_only: ClassVar[bool] = True
+    """Removes blank lines only, which no other rule counts: the chain need not look again after it."""
 
     def __call__(self, text: str) -> CleanResult:
         if "\n" not in text:

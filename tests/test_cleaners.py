@@ -10,7 +10,8 @@ from cleaners import build_chain, clean_batch
 from cleaners.chrome import ChromeRule, ChromeRules
 from cleaners.repeats import RepeatedLines
 from cleaners.rewrites import EmojiRewrites
-from cleaners.unicode import ChineseConversion, InvisibleCharacters, MojibakeRepair, WidthFold
+from cleaners.mojibake import MojibakeRepair
+from cleaners.unicode import ChineseConversion, InvisibleCharacters, WidthFold
 from cleaners.whitespace import BlankLines
 from fincorpus.config import CleaningConfig, Config, load_config
 from fincorpus.errors import UserError

@@ -7,7 +7,8 @@ from hypothesis import strategies as st
 from cleaners import CleaningChain, Edit, apply_edits, build_chain, clean_batch
 from cleaners.rewrites import EmojiRewrites
 from cleaners.templates import TemplateLines
-from cleaners.unicode import ChineseConversion, InvisibleCharacters, MojibakeRepair, WidthFold
+from cleaners.mojibake import MojibakeRepair
+from cleaners.unicode import ChineseConversion, InvisibleCharacters, WidthFold
 from cleaners.whitespace import BlankLines
 from fincorpus.config import CleaningConfig
 

@@ -1,0 +1,111 @@
+"""Cleaning throughput on a synthetic corpus with 5% mojibake documents, next to ftfy on everything.
+
+    python3 bench/bench_clean.py [--mb 8] [--seed 7]
+
+The corpus is built from the real headlines and report titles in ../shared/corpus (joined into documents of
+about 8 KB, headlines as lines and titles run together into paragraphs) and the five seeds; a share of the
+documents get the seeds' web chrome (banner, breadcrumb, widgets, footers, blog header, ads, an emoji rewrite)
+and 5% are turned into mojibake (UTF-8 read as Windows-1252). Everything runs in this one process, so the
+figures are per core. MB are megabytes of UTF-8 input text.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import time
+from pathlib import Path
+
+import ftfy
+import ftfy.bad_codecs  # noqa: F401  registers "sloppy-windows-1252"
+import polars as pl
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from cleaners import build_chain  # noqa: E402
+from fincorpus.config import CleaningConfig  # noqa: E402
+
+SHARED = REPO.parent / "shared"
+HEADER_CHROME = [
+    "您的浏览器禁用了JavaScript(一种计算机语言,用以实现您与网页的交互),请解除该禁用,或者联系我们。{title} - 发现报告\n"
+    "当前位置:首页/行业研究/报告详情/\n\n{title}\n\n文化传媒2023-03-29上海证券李***\nAI智能总结\n查看更多\n",
+    "{title}.pdf\n\n2023-12-18\n2页\n1MB\n\n",
+    "{title}\n\n风险与机遇 2年前 (2023) lida\n50 0 0\n\n文章主题:ChatGPT, AI产业革命\n\n666ChatGPT办公新姿势,助力做AI时代先行者!\n\n",
+]
+FOOTER_CHROME = [
+    "\n(本文仅供参考,不代表我们的任何投资建议。如需使用相关信息,请参阅报告原文。)\n\n{title}.pdf-第一页\n"
+    "联系烽火研报客服烽火研报客服头像\n  • 服务热线\n  • 4000832158\n  • 客服微信\n  • 工作日8:30-18:00\n",
+    "\n{title}\n\n加入知识星球\n\n即时获取各大券商非公开调研纪要\n\n扫码右边公众号,驾驭AI生产力!\n\n相关文章\n",
+]
+REWRITE = ("🌟【{title}】🚀🔥{line}📈🔍国产厂商们,这无疑是一次机遇与挑战并存的时刻!🌱💡记得关注我们!💻🌐\n\n"
+           "❶模型层:百度\n\n❷算力层:景嘉微、寒武纪\n\n")
+
+
+def synthesise(megabytes: float, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    corpus = pl.read_parquet(SHARED / "corpus" / "headlines_and_report_titles.parquet")
+    headlines = corpus.filter(pl.col("kind") == "headline")["text"].to_list()
+    titles = corpus.filter(pl.col("kind") == "research_report_title")["text"].to_list()
+    seeds = [path.read_text(encoding="utf-8") for path in sorted((SHARED / "seeds").glob("*.txt"))]
+    documents: list[str] = []
+    size = 0
+    while size < megabytes * 1e6:
+        if rng.random() < 0.02:
+            text = rng.choice(seeds)
+        else:
+            title = rng.choice(titles)
+            body: list[str] = []
+            while sum(map(len, body)) < 2800:  # about 8 KB of UTF-8
+                if rng.random() < 0.5:
+                    body.append(rng.choice(headlines).strip())
+                else:
+                    body.append(",".join(rng.choice(titles) for _ in range(rng.randint(3, 8))) + "。")
+            text = title + "\n\n" + "\n\n".join(body) + "\n"
+            if rng.random() < 0.3:
+                text = rng.choice(HEADER_CHROME).format(title=title) + text
+            if rng.random() < 0.3:
+                text += rng.choice(FOOTER_CHROME).format(title=title)
+            if rng.random() < 0.05:
+                text = REWRITE.format(title=title, line=body[0]) + text
+        if rng.random() < 0.05:
+            text = text.encode("utf-8").decode("sloppy-windows-1252")
+        documents.append(text)
+        size += len(text.encode("utf-8"))
+    return documents
+
+
+def timed(label: str, function, documents: list[str], megabytes: float) -> tuple[str, float, float]:
+    start = time.process_time()
+    for text in documents:
+        function(text)
+    seconds = time.process_time() - start
+    return label, seconds, megabytes / seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mb", type=float, default=8.0, help="corpus size in MB of UTF-8 text (default 8)")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--per-cleaner", action="store_true", help="also time each cleaner on its own")
+    args = parser.parse_args()
+    documents = synthesise(args.mb, args.seed)
+    megabytes = sum(len(text.encode("utf-8")) for text in documents) / 1e6
+    mojibake = sum(1 for text in documents if "å" in text or "ä" in text or "è" in text)
+    chain = build_chain(CleaningConfig())
+    chain("warm up: 华泰研究")
+    rows = [timed("fincorpus cleaning chain (default config)", chain, documents, megabytes),
+            timed("ftfy.fix_text on every document (baseline)", ftfy.fix_text, documents, megabytes)]
+    if args.per_cleaner:
+        rows += [timed(f"  {cleaner.name} alone", cleaner, documents, megabytes) for cleaner in chain.cleaners]
+    print(f"{len(documents)} documents, {megabytes:.1f} MB, {mojibake} with mojibake "
+          f"({mojibake / len(documents):.0%}); one process (per core)\n")
+    print(f"| {'method':<45} | {'seconds':>8} | {'MB/s':>7} |")
+    print(f"|{'-' * 47}|{'-' * 10}|{'-' * 9}|")
+    for label, seconds, rate in rows:
+        print(f"| {label:<45} | {seconds:>8.2f} | {rate:>7.1f} |")
+
+
+if __name__ == "__main__":
+    main()
