@@ -77,7 +77,7 @@ class ChainResult:
     original: str = ""
     """The text as read, which `removed` quotes."""
     offset_maps: list[_OffsetMap] = field(default_factory=list, repr=False)
-    """One per step that changed the text, to map later removals back (see `CleaningChain.resume`)."""
+    """One per step that moved offsets, to map later removals back (see `CleaningChain.resume`)."""
     taken: list[tuple[int, int]] = field(default_factory=list, repr=False)
     """The removed spans' (start, end), kept sorted, to find what a new removal overlaps."""
 
@@ -150,7 +150,8 @@ class CleaningChain:
                     result.rewritten[cleaner.name] = result.rewritten.get(cleaner.name, 0) + edit.end - edit.start
             if step.changed is not None:
                 result.rewritten[cleaner.name] = result.rewritten.get(cleaner.name, 0) + step.changed
-            result.offset_maps.append(_OffsetMap(step.edits))
+            if any(len(edit.replacement) != edit.end - edit.start for edit in step.edits):
+                result.offset_maps.append(_OffsetMap(step.edits))  # same-length edits keep every offset
             text = step.text
         result.text = text
         return removed

@@ -23,7 +23,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from itertools import islice
 from re import _constants, _parser  # pattern parse trees, to find the literals every match needs
 from pathlib import Path
 from typing import Literal
@@ -107,10 +106,17 @@ class ChromeRules:
         self._last = max((rule.last_lines or 0 for rule in self.rules), default=0)
 
     def __call__(self, text: str) -> CleanResult:
-        spans = self._spans(text)
+        windows = _Windows(text, self._first, self._last)
+        spans = self._spans(text, windows)
         result = labelled_removals(text, spans)
         while result.edits:
-            again = self._spans(result.text, self._partly_removed_lines(text, result))
+            # Look again only where something can have changed: a window that lost lines (later lines move
+            # in) and lines that lost part of themselves. A line removed elsewhere changes no other line.
+            head, tail = windows.head(), windows.tail()
+            sides = {side for side, moved in (("first", head and result.edits[0].start <= _line_end(text, head[-1])),
+                                              ("last", tail and result.edits[-1].end > tail[0])) if moved}
+            windows = _Windows(result.text, self._first, self._last)
+            again = self._spans(result.text, windows, self._partly_removed_lines(text, result), sides)
             if not again:
                 break
             back = _OffsetMap(result.edits)
@@ -121,16 +127,19 @@ class ChromeRules:
             result = more
         return result
 
-    def _spans(self, text: str, only_lines: list[int] | None = None) -> list[tuple[int, int, str]]:
-        """Spans of every rule, each tried on its candidate lines: a windowed rule on its window's lines, the
-        others on the lines that hold one of any rule's needles (just `only_lines` when given)."""
-        windows = _Windows(text, self._first, self._last)
-        with_needles = self._lines_with_needles(text)  # line start → the needles found in it
+    def _spans(self, text: str, windows: _Windows, only_lines: list[int] | None = None,
+               sides: set[str] | None = None) -> list[tuple[int, int, str]]:
+        """Spans of every rule, each tried on its candidate lines: a windowed rule on the lines of its window
+        that hold one of its needles, the others on the lines that hold one of any rule's needles (found in
+        one scan). A second look passes `only_lines` for the unwindowed rules and the window `sides` to redo."""
+        with_needles = self._lines_with_needles(text) if only_lines is None else {}
         spans: list[tuple[int, int, str]] = []
         for rule in self.rules:
             needles = self._needles[rule.id]
             windowed = rule.first_lines or rule.last_lines
-            if rule.id in self._scanned and (windowed or only_lines is None):
+            if windowed and sides is not None and not any(getattr(rule, f"{side}_lines") for side in sides):
+                continue
+            if rule.id in self._scanned and only_lines is None:
                 signals = self._signals[rule.id]
                 starts = sorted(start for start, found in with_needles.items() if not signals.isdisjoint(found))
                 if windowed and starts:
@@ -144,7 +153,8 @@ class ChromeRules:
                 starts = only_lines
             else:
                 starts = windows.every_line()
-            spans += ((start, end, rule.id) for start, end in rule.in_lines(text, starts, needles))
+            if starts:
+                spans += ((start, end, rule.id) for start, end in rule.in_lines(text, starts, needles))
         return spans
 
     def _lines_with_needles(self, text: str) -> dict[int, set[str]]:
@@ -170,9 +180,6 @@ def _whole_lines(text: str, start: int, end: int) -> bool:
     return (start == 0 or text[start - 1] == "\n") and (end == len(text) or text[end - 1] == "\n")
 
 
-_NON_BLANK_LINE = re.compile(r"^[^\S\n]*\S", re.MULTILINE)
-
-
 class _Windows:
     """The first and last non-blank lines of one text, found when first asked for. Blank lines do not count,
     so squeezing them moves no line in or out of a window."""
@@ -191,18 +198,25 @@ class _Windows:
 
     def head(self) -> list[int]:
         if self._head is None:
-            self._head = [match.start() for match in islice(_NON_BLANK_LINE.finditer(self.text), self.first)]
+            text, starts, position = self.text, [], 0
+            while position < len(text) and len(starts) < self.first:
+                line_end = text.find("\n", position)
+                line_end = len(text) if line_end < 0 else line_end
+                if not _blank(text, position, line_end):
+                    starts.append(position)
+                position = line_end + 1
+            self._head = starts
         return self._head
 
     def tail(self) -> list[int]:
         if self._tail is None:
-            starts: list[int] = []
-            position = len(self.text)
-            while position > 0 and len(starts) < self.last:
-                line_start = self.text.rfind("\n", 0, position - 1) + 1
-                if line_start < position and not self.text[line_start:position].isspace():
+            text, starts = self.text, []
+            position = len(text)  # end of the line being looked at, before its line break
+            while position >= 0 and len(starts) < self.last:
+                line_start = text.rfind("\n", 0, position) + 1
+                if not _blank(text, line_start, position):
                     starts.append(line_start)
-                position = line_start
+                position = line_start - 1
             self._tail = starts[::-1]
         return self._tail
 
@@ -214,6 +228,17 @@ class _Windows:
 
 def _scannable(needles: tuple[str, ...] | None) -> bool:
     return bool(needles) and all(len(needle) >= 2 and "\n" not in needle for needle in needles)
+
+
+def _line_end(text: str, line_start: int) -> int:
+    end = text.find("\n", line_start)
+    return len(text) if end < 0 else end
+
+
+def _blank(text: str, start: int, end: int) -> bool:
+    """Whether text[start:end] is empty or whitespace; looks no further than the first character unless it
+    is whitespace, so long lines cost nothing."""
+    return start >= end or text[start].isspace() and text[start:end].isspace()
 
 
 def _holds(text: str, start: int, last_line_start: int, needles: tuple[str, ...]) -> bool:

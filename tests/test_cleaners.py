@@ -190,3 +190,23 @@ def test_template_lines_are_counted_per_site_and_a_malformed_url_does_not_stop_c
             for number, url in enumerate(["https://a.example/1"] * 20 + ["http://[::1"] * 2)]
     cleaned = {doc.doc_id: result.text for doc, result in clean_texts(docs, Config())}
     assert cleaned["d0"] == "正文0\n" and cleaned["d20"] == "站点导航\n正文20\n"
+
+
+def test_a_needle_hidden_by_an_overlapping_one_still_finds_its_line():
+    rules = ChromeRules([ChromeRule("found", re.compile("发现报告"), "span"),
+                         ChromeRule("source", re.compile("报告原文"), "line")])
+    assert rules("正文\n请见发现报告原文\n正文\n").text == "正文\n正文\n"  # one scan sees 发现报告, hiding 报告原文
+
+
+def test_mojibake_is_repaired_line_by_line_and_later_removals_map_to_the_text_as_read():
+    broken = "当前位置:首页/研报/".encode("utf-8").decode("latin-1")
+    text = f"华泰研究\n{broken}\n正文。\n"
+    result = SEED_CHAIN(text)
+    assert result.text == "华泰研究\n正文。\n"
+    crumb = next(span for span in result.removed if span.rule == "chrome_v1:breadcrumb")
+    assert crumb.text == broken + "\n"
+    assert result.rewritten["ftfy_v1"] > 0
+
+
+def test_width_folding_changes_width_not_meaning():
+    assert WidthFold()("①②……㎡™ ⾏业 ＡＩ　２０２３").text == "①②……㎡™ 行业 AI 2023"

@@ -83,3 +83,46 @@ def test_batch_template_lines_keep_the_accounting_exact(texts):
         assert all(text[span.start:span.end] == span.text for span in result.removed)
         assert all(a.end <= b.start for a, b in zip(result.removed, result.removed[1:]))
         assert len(result.text) + sum(span.end - span.start for span in result.removed) == len(text)
+
+
+def _every_line_every_rule(rules, text: str) -> str:
+    """The chrome rules the slow, obvious way: every rule on every line of its window, to a fixpoint. The
+    oracle for ChromeRules, which only looks at candidate lines."""
+    while True:
+        lines, start = [], 0
+        for piece in text.split("\n"):
+            lines.append((start, start + len(piece)))
+            start += len(piece) + 1
+        filled = [line for line in lines if text[line[0]:line[1]].strip()]
+        spans = []
+        for rule in rules:
+            window = filled[:rule.first_lines] if rule.first_lines else filled[-rule.last_lines:] if rule.last_lines else lines
+            for start, end in window:
+                for match in rule.pattern.finditer(text, start, end):
+                    if rule.kind == "tail":
+                        spans.append((start, len(text)))
+                    elif rule.kind == "line":
+                        spans.append((start, min(end + 1, len(text))))
+                    elif match.end() > match.start():
+                        spans.append(match.span())
+        cleaned = apply_edits(text, [Edit(start, end) for start, end in _merged(spans)])
+        if cleaned == text:
+            return text
+        text = cleaned
+
+
+def _merged(spans):
+    merged = []
+    for start, end in sorted(spans):
+        if merged and start < merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    return merged
+
+
+@settings(max_examples=150, deadline=None)
+@given(LINES)
+def test_chrome_on_candidate_lines_removes_what_every_rule_on_every_line_would(text):
+    chrome = next(cleaner for cleaner in CHAIN.cleaners if cleaner.name.startswith("chrome"))
+    assert chrome(text).text == _every_line_every_rule(chrome.rules, text)
