@@ -8,6 +8,7 @@ their own edges and are settled in turn. Every duplicate in the output matches i
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -34,6 +35,20 @@ def components(rows: int, edges: np.ndarray) -> list[list[int]]:
     order = np.argsort(labels, kind="stable")
     cuts = np.flatnonzero(np.diff(labels[order])) + 1
     return [group.tolist() for group in np.split(order, cuts)]
+
+
+def settle_components(rows: int, edges: np.ndarray, choose: Callable[[Sequence[int]], int],
+                      test: Callable[[int, int], Reason | None]) -> tuple[list[Settled], int]:
+    """Settle every component of `edges` over rows 0..rows-1; also returns the number of components."""
+    groups = components(rows, edges)
+    component_of = np.empty(rows, dtype=np.int64)
+    for number, group in enumerate(groups):
+        component_of[group] = number
+    edges_of: dict[int, set[tuple[int, int]]] = defaultdict(set)
+    for left, right in edges.tolist():
+        edges_of[int(component_of[left])].add((left, right))
+    settled = [part for number, group in enumerate(groups) for part in settle(group, edges_of[number], choose, test)]
+    return settled, len(groups)
 
 
 def settle(group: Sequence[int], edges: set[tuple[int, int]], choose: Callable[[Sequence[int]], int],

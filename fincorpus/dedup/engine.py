@@ -27,7 +27,7 @@ import xxhash
 from fincorpus.config import DedupConfig
 from fincorpus.dedup.boilerplate import boilerplate_figures, boilerplate_shingles, informative, legal_section_start
 from fincorpus.dedup.canonical import choose_canonical
-from fincorpus.dedup.cluster import components, settle
+from fincorpus.dedup.cluster import settle_components
 from fincorpus.dedup.index import candidate_pairs
 from fincorpus.dedup.shingles import exact_hash, figures, fingerprint_text, window_hashes
 from fincorpus.dedup.signatures import Signer
@@ -141,7 +141,7 @@ def deduplicate(doc_ids: Sequence[str], texts: Sequence[str], config: DedupConfi
                             config.candidate_threshold)
     scores = verify_pairs(pairs, shingled, config)
     tests = [pair.test(config) for pair in scores]
-    edges = pairs[[test is not None for test in tests]] if len(pairs) else pairs
+    edges = pairs[np.array([test is not None for test in tests], dtype=bool)] if len(pairs) else pairs
 
     lengths = [len(batch.fingerprints[row]) for row in compared]
     names = [doc_ids[row] for row in compared]
@@ -154,26 +154,19 @@ def deduplicate(doc_ids: Sequence[str], texts: Sequence[str], config: DedupConfi
         known[key] = pair
         return pair if key[0] == member else _swapped(pair)
 
-    edge_set = {(int(a), int(b)) for a, b in edges}
-    matches = np.bincount(edges.reshape(-1), minlength=len(compared)) if len(edges) else np.zeros(len(compared), int)
-    by_component: dict[int, set[tuple[int, int]]] = defaultdict(set)
-    groups = components(len(compared), edges)
-    component_of = {row: number for number, group in enumerate(groups) for row in group}
-    for edge in edge_set:
-        by_component[component_of[edge[0]]].add(edge)
-    settled = []
-    for number, group in enumerate(groups):
-        settled.extend(settle(group, by_component[number],
-                              lambda members: choose_canonical(members, lengths, names, config.canonical, matches),
-                              lambda member, canonical: measured(member, canonical).test(config)))
+    matches = np.bincount(edges.reshape(-1), minlength=len(compared))
+    settled, component_count = settle_components(
+        len(compared), edges,
+        choose=lambda members: choose_canonical(members, lengths, names, config.canonical, matches),
+        test=lambda member, canonical: measured(member, canonical).test(config))
 
     rows = _assignment_rows(batch, compared, settled, measured)
     return DedupResult(
         assignments=pl.DataFrame(rows, schema=DEDUP_SCHEMA, orient="row").sort("doc_id"),
         pairs=_pairs_frame(pairs, scores, tests, names),
         candidate_pairs=len(pairs),
-        verified_pairs=len(edge_set),
-        split_clusters=len(settled) - len(groups),
+        verified_pairs=len(edges),
+        split_clusters=len(settled) - component_count,
         boilerplate_shingles=boilerplate_count,
     )
 
