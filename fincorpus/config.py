@@ -36,7 +36,8 @@ class CleaningConfig(_Section):
     ftfy: Literal["auto", "always", "never"] = "auto"
     """Mojibake repair: `auto` runs ftfy only on documents a cheap check flags (ftfy costs ~2 MB/s)."""
     fold_width: bool = True
-    """NFKC-style compatibility folding of 全角 letters and digits and other compatibility forms."""
+    """NFKC folding of width and presentation forms: 全角 letters, digits and space, half-width katakana, styled
+    letters, CJK compatibility ideographs, Kangxi radicals (not …, ①, ™ or ㎡: see cleaners.unicode)."""
     punctuation: Literal["halfwidth", "keep"] = "halfwidth"
     """`halfwidth` folds full-width punctuation too (，→,); `keep` leaves punctuation as written."""
     opencc: str | None = "t2s"
