@@ -198,11 +198,12 @@ class _Windows:
 
     def head(self) -> list[int]:
         if self._head is None:
-            text, starts, position = self.text, [], 0
-            while position < len(text) and len(starts) < self.first:
+            text, starts, position, size = self.text, [], 0, len(self.text)
+            while position < size and len(starts) < self.first:
                 line_end = text.find("\n", position)
-                line_end = len(text) if line_end < 0 else line_end
-                if not _blank(text, position, line_end):
+                line_end = size if line_end < 0 else line_end
+                # Blank: empty, or whitespace (looked at past the first character only when that is blank).
+                if position < line_end and not (text[position].isspace() and text[position:line_end].isspace()):
                     starts.append(position)
                 position = line_end + 1
             self._head = starts
@@ -214,7 +215,8 @@ class _Windows:
             position = len(text)  # end of the line being looked at, before its line break
             while position >= 0 and len(starts) < self.last:
                 line_start = text.rfind("\n", 0, position) + 1
-                if not _blank(text, line_start, position):
+                if line_start < position and not (text[line_start].isspace()
+                                                  and text[line_start:position].isspace()):
                     starts.append(line_start)
                 position = line_start - 1
             self._tail = starts[::-1]
@@ -233,12 +235,6 @@ def _scannable(needles: tuple[str, ...] | None) -> bool:
 def _line_end(text: str, line_start: int) -> int:
     end = text.find("\n", line_start)
     return len(text) if end < 0 else end
-
-
-def _blank(text: str, start: int, end: int) -> bool:
-    """Whether text[start:end] is empty or whitespace; looks no further than the first character unless it
-    is whitespace, so long lines cost nothing."""
-    return start >= end or text[start].isspace() and text[start:end].isspace()
 
 
 def _holds(text: str, start: int, last_line_start: int, needles: tuple[str, ...]) -> bool:
