@@ -32,13 +32,14 @@ DENSE, MARKED, PLAIN = "rewrite_paragraph", "rewrite_neighbour", ""
 
 
 def count_emoji(line: str) -> int:
-    """Pictographic emoji in `line`; ©, ® and ™ (emoji by Unicode, but ordinary text here) do not count.
+    """Pictographic emoji in `line`, counted per code point (a keycap counts once); ©, ® and ™ (emoji by
+    Unicode, but ordinary text here) do not count. A lookup per candidate character, not a tokenizer pass.
 
     >>> count_emoji("🌟【OpenAI历程】🚀成立于2015年。©2023 1️⃣")
     3
     """
-    return sum(1 for found in emoji.emoji_list(line)
-               if len(found["emoji"]) > 1 or ord(found["emoji"]) >= 0x2300)
+    return sum(1 for match in _CANDIDATE.finditer(line)
+               if match.group() == "\u20e3" or emoji.is_emoji(match.group()))
 
 
 @dataclass(frozen=True)
