@@ -60,12 +60,10 @@ def corpus_file(count: int, seed: int) -> Path:
 # ---- one tool, in a child process ----
 
 def run_fincorpus(corpus: Path, workdir: Path, workers: int | None) -> tuple[dict, np.ndarray, np.ndarray]:
-    from fincorpus.config import Config
+    from fincorpus.config import Config, EngineConfig
     from fincorpus.pipeline import build
 
-    config = Config()
-    if workers is not None and "workers" in type(config).model_fields:
-        config = config.model_copy(update={"workers": workers})
+    config = Config() if workers is None else Config(engine=EngineConfig(workers=workers))
     marks: list[tuple[str, float]] = []
     build([corpus], workdir / "out", config, progress=lambda stage: marks.append((stage, time.perf_counter())))
     marks.append(("end", time.perf_counter()))
@@ -156,7 +154,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=5000, help="documents to generate (cached in ~/.cache)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--tools", default=",".join(TOOLS), help="comma-separated subset of: " + ", ".join(TOOLS))
-    parser.add_argument("--workers", type=int, default=None, help="fincorpus worker processes (default: config)")
+    parser.add_argument("--workers", type=int, default=None, help="fincorpus engine.workers (default: one per core)")
     parser.add_argument("--json", type=Path, default=None, help="also write every figure to this file")
     parser.add_argument("--child", choices=TOOLS, help=argparse.SUPPRESS)
     parser.add_argument("--corpus", type=Path, help=argparse.SUPPRESS)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from cleaners.base import Cleaner
 from cleaners.chain import ChainResult, CleaningChain
@@ -41,14 +41,17 @@ def build_chain(config) -> CleaningChain:
     return CleaningChain(cleaners)
 
 
-def clean_batch(texts: Sequence[str], sources: Sequence[str], config) -> list[ChainResult]:
+def clean_batch(texts: Sequence[str], sources: Sequence[str], config,
+                first_pass: Callable[[Sequence[str]], list[ChainResult]] | None = None) -> list[ChainResult]:
     """Clean a batch: the per-document chain, then the template lines of each source counted over the whole
     batch (`cleaners.templates`), frozen into a cleaner and run on that source's documents.
 
-    `sources[i]` groups `texts[i]` with the other documents of its site ("" when unknown).
+    `sources[i]` groups `texts[i]` with the other documents of its site ("" when unknown). `first_pass`, when
+    given, runs the per-document chain (`build_chain(config)` on each text, in order) elsewhere, e.g. in
+    worker processes.
     """
     chain = build_chain(config)
-    results = [chain(text) for text in texts]
+    results = first_pass(texts) if first_pass else [chain(text) for text in texts]
     templates = template_lines([result.text for result in results], sources, min_docs=config.template_min_docs,
                                min_share=config.template_min_share, max_line_chars=config.template_max_chars,
                                keep=_keep_patterns(read_rule_files(config.rules)))

@@ -127,11 +127,21 @@ class StoreConfig(_Section):
     holding a quarter of a stored report (or a report whose preview is stored) is still proposed."""
 
 
+class EngineConfig(_Section):
+    """How a build uses the machine; never what it outputs (a test holds 1 and 2 workers byte-identical)."""
+
+    workers: int | None = Field(default=None, ge=1)
+    """Worker processes for the per-document stages (cleaning); null: one per CPU core, 1: none."""
+    batch_docs: int = Field(default=256, ge=1)
+    """Documents per task sent to a worker; a batch smaller than two tasks is cleaned in the process itself."""
+
+
 class Config(_Section):
     input: InputConfig = InputConfig()
     cleaning: CleaningConfig = CleaningConfig()
     dedup: DedupConfig = DedupConfig()
     store: StoreConfig = StoreConfig()
+    engine: EngineConfig = EngineConfig()
 
 
 def _describe(error: dict) -> str:

@@ -25,6 +25,7 @@ from fincorpus.io.readers import check_output_outside, discover, read_all
 from fincorpus.io.writers import describe_os_error, staged_directory, write_manifest, write_parquet_atomic
 from fincorpus.lineage import (CORPUS_SCHEMA, DOCUMENTS_SCHEMA, LINEAGE_SCHEMA, REMOVED_SPANS_SCHEMA,
                                check_accounting, verify_written)
+from fincorpus.parallel import first_pass_cleaning
 from fincorpus.report import summarize
 from fincorpus.report.files import write_reports
 
@@ -72,7 +73,8 @@ def clean_texts(documents: Iterable[RawDocument], config: Config) -> list[tuple[
     site (the host of a record's `url`; documents without one form one group)."""
     readable = [doc for doc in documents if doc.status is None]
     sites = [_site(doc.metadata.get("url")) for doc in readable]
-    return list(zip(readable, clean_batch([doc.text for doc in readable], sites, config.cleaning)))
+    first_pass = first_pass_cleaning(config.cleaning, config.engine)
+    return list(zip(readable, clean_batch([doc.text for doc in readable], sites, config.cleaning, first_pass)))
 
 
 def _site(url: str | None) -> str:
