@@ -67,3 +67,18 @@ def test_batch_lsh_ensemble_proposes_exactly_the_pairs_of_datasketchs_ensemble(s
     sizes = [len(shingles) for shingles in sets]
     pairs = candidate_pairs(signatures, sizes, signer, threshold)
     assert pairs.tolist() == [list(pair) for pair in _ensemble_reference(signatures, sizes, signer, threshold)]
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 2**64 - 1), max_size=300), min_size=1, max_size=6), st.integers(0, 2**31))
+def test_compiled_signatures_equal_datasketch_minhash_for_every_set_including_empty(sets, seed):
+    from datasketch import MinHash
+
+    from fincorpus.dedup.signatures import Signer
+
+    arrays = [np.unique(np.array(values, dtype=np.uint64)) for values in sets]
+    signatures = Signer(64, seed).sign_all(arrays)
+    for shingles, signature in zip(arrays, signatures):
+        reference = MinHash(num_perm=64, seed=seed, scheme="affine32", hashfunc=lambda value: value)
+        reference.update_batch([int(value) & 0xFFFFFFFF for value in shingles])
+        assert np.array_equal(signature, reference.hashvalues)

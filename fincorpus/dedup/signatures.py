@@ -9,49 +9,60 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numba
 import numpy as np
 from datasketch import MinHash
 
-_CHUNK = 2048  # shingles per step: bounds the (num_perm x chunk) temporary to 1 MB at 128 permutations
-_FMIX32 = (np.uint32(16), np.uint32(0x85EBCA6B), np.uint32(13), np.uint32(0xC2B2AE35), np.uint32(16))
-_MAX32 = np.uint32(0xFFFFFFFF)
+_BATCH = 512  # documents whose hashes are concatenated for one call of the compiled loop
 
 
 class Signer:
-    """Holds the permutations and a reusable work buffer; one per process."""
+    """Holds the permutations; one per process. The signing loop is compiled with numba: no per-shingle
+    Python objects and no (num_perm x shingles) temporary, one pass over the hashes per document."""
 
     def __init__(self, num_perm: int, seed: int) -> None:
         self.num_perm = num_perm
         self.seed = seed
         a, b = MinHash(num_perm=num_perm, seed=seed, scheme="affine32").permutations
-        self._a = a.astype(np.uint32).reshape(-1, 1)
-        self._b = b.astype(np.uint32).reshape(-1, 1)
-        self._work = np.empty((num_perm, _CHUNK), dtype=np.uint32)
+        self._a = np.ascontiguousarray(a, dtype=np.uint64)
+        self._b = np.ascontiguousarray(b, dtype=np.uint64)
 
     def sign(self, shingles: np.ndarray) -> np.ndarray:
         """Signature (uint32, length num_perm) of a set of 64-bit shingle hashes."""
-        signature = np.full(self.num_perm, _MAX32, dtype=np.uint32)
-        low = shingles.astype(np.uint32)  # the low 32 bits, as datasketch's 32-bit hashfunc would give
-        s1, m1, s2, m2, s3 = _FMIX32
-        for begin in range(0, len(low), _CHUNK):
-            chunk = low[begin:begin + _CHUNK]
-            chunk = chunk ^ (chunk >> s1)
-            chunk = chunk * m1
-            chunk = chunk ^ (chunk >> s2)
-            chunk = chunk * m2
-            chunk = chunk ^ (chunk >> s3)
-            work = self._work[:, :len(chunk)]
-            np.multiply(self._a, chunk, out=work)
-            np.add(work, self._b, out=work)
-            np.minimum(signature, work.min(axis=1), out=signature)
-        return signature
+        return self.sign_all([shingles])[0]
 
     def sign_all(self, shingle_sets: Sequence[np.ndarray]) -> np.ndarray:
         """Signatures of many sets as one (len(shingle_sets), num_perm) uint32 matrix: a table stage."""
         signatures = np.empty((len(shingle_sets), self.num_perm), dtype=np.uint32)
-        for row, shingles in enumerate(shingle_sets):
-            signatures[row] = self.sign(shingles)
+        for begin in range(0, len(shingle_sets), _BATCH):
+            batch = shingle_sets[begin:begin + _BATCH]
+            offsets = np.zeros(len(batch) + 1, dtype=np.int64)
+            np.cumsum([len(shingles) for shingles in batch], out=offsets[1:])
+            hashes = np.concatenate([np.asarray(shingles, dtype=np.uint64) for shingles in batch]) if len(batch) else \
+                np.empty(0, dtype=np.uint64)
+            _sign_rows(hashes, offsets, self._a, self._b, signatures[begin:begin + len(batch)])
         return signatures
 
     def to_minhash(self, signature: np.ndarray) -> MinHash:
         return MinHash(seed=self.seed, hashvalues=signature, scheme="affine32")
+
+
+@numba.njit(cache=True, nogil=True)
+def _sign_rows(hashes, offsets, a, b, out):  # pragma: no cover - compiled
+    """out[row] = min over the row's hashes h of (a * fmix32(low 32 bits of h) + b) mod 2**32, per permutation:
+    datasketch's affine32 scheme, which mixes each 32-bit hash with MurmurHash3's finaliser first."""
+    mask = np.uint64(0xFFFFFFFF)
+    for row in range(len(offsets) - 1):
+        for perm in range(len(a)):
+            out[row, perm] = np.uint32(0xFFFFFFFF)
+        for position in range(offsets[row], offsets[row + 1]):
+            value = hashes[position] & mask
+            value ^= value >> np.uint64(16)
+            value = (value * np.uint64(0x85EBCA6B)) & mask
+            value ^= value >> np.uint64(13)
+            value = (value * np.uint64(0xC2B2AE35)) & mask
+            value ^= value >> np.uint64(16)
+            for perm in range(len(a)):
+                permuted = np.uint32((a[perm] * value + b[perm]) & mask)
+                if permuted < out[row, perm]:
+                    out[row, perm] = permuted
