@@ -82,3 +82,14 @@ def test_compiled_signatures_equal_datasketch_minhash_for_every_set_including_em
         reference = MinHash(num_perm=64, seed=seed, scheme="affine32", hashfunc=lambda value: value)
         reference.update_batch([int(value) & 0xFFFFFFFF for value in shingles])
         assert np.array_equal(signature, reference.hashvalues)
+
+
+@given(st.lists(st.integers(0, 2**64 - 1), max_size=200))
+def test_sorted_unique_equals_numpy_unique_with_and_without_counts(values):
+    from fincorpus.dedup.shingles import sorted_unique
+
+    array = np.array(values, dtype=np.uint64)
+    assert np.array_equal(sorted_unique(array), np.unique(array))
+    hashes, counts = sorted_unique(array, return_counts=True)
+    expected_hashes, expected_counts = np.unique(array, return_counts=True)
+    assert np.array_equal(hashes, expected_hashes) and np.array_equal(counts, expected_counts)

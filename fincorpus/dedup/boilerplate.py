@@ -17,14 +17,14 @@ from collections.abc import Sequence
 import numpy as np
 
 from fincorpus.config import DedupConfig
-from fincorpus.dedup.shingles import fingerprint_text
+from fincorpus.dedup.shingles import fingerprint_text, sorted_unique
 
 
 def document_frequency(shingle_sets: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Every shingle hash found in the sets (sorted) and the number of sets holding it."""
     if not shingle_sets:
         return np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.int64)
-    return np.unique(np.concatenate(shingle_sets), return_counts=True)
+    return sorted_unique(np.concatenate(shingle_sets), return_counts=True)
 
 
 def boilerplate_cutoff(documents: int, config: DedupConfig) -> int:
@@ -89,4 +89,4 @@ def informative(windows: np.ndarray, shingles: np.ndarray, boilerplate: np.ndarr
         masked[legal_start:] = True
     if not masked.any():
         return shingles, None
-    return np.unique(windows[~masked]), masked
+    return sorted_unique(windows[~masked]), masked

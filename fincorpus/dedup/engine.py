@@ -29,7 +29,7 @@ from fincorpus.dedup.boilerplate import boilerplate_figures, boilerplate_shingle
 from fincorpus.dedup.canonical import choose_canonical
 from fincorpus.dedup.cluster import settle_components
 from fincorpus.dedup.index import candidate_pairs
-from fincorpus.dedup.shingles import exact_hash, figures, fingerprint_text, window_hashes
+from fincorpus.dedup.shingles import exact_hash, figures, fingerprint_text, sorted_unique, window_hashes
 from fincorpus.dedup.signatures import Signer
 from fincorpus.dedup.verify import PairScore, Shingled, score_pair
 from fincorpus.documents import Reason, Status
@@ -98,7 +98,7 @@ def shingle_batch(rows: Sequence[int], fingerprints: Sequence[str], texts: Seque
                   config: DedupConfig) -> tuple[list[Shingled], int]:
     """Shingled documents for `rows`, and the number of boilerplate shingles found among them."""
     windows = [window_hashes(fingerprints[row], config.shingle_size) for row in rows]
-    shingles = [np.unique(window) for window in windows]
+    shingles = [sorted_unique(window) for window in windows]
     boilerplate = boilerplate_shingles(shingles, config)
     found = [figures(fingerprints[row]) for row in rows]
     common_figures = boilerplate_figures(found, config)
@@ -110,7 +110,7 @@ def shingle_batch(rows: Sequence[int], fingerprints: Sequence[str], texts: Seque
         for (context, number), count in doc_figures.items():
             if (context, number) not in common_figures:
                 by_context[context][number] += count
-        body = unique if legal is None else np.unique(window[:legal])
+        body = unique if legal is None else sorted_unique(window[:legal])
         shingled.append(Shingled(window, unique, body, legal, kept, masked, len(kept) < config.min_chars,
                                  dict(by_context)))
     return shingled, len(boilerplate)
