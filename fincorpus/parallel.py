@@ -2,14 +2,16 @@
 
 A batch is cut into tasks of `engine.batch_docs` documents, each task runs in a worker process, and the
 results come back in input order (`Executor.map`), so the stages that follow see exactly what a single
-process would have produced. Workers are spawned (not forked): a Prefect flow runs threads, and a forked
-child of a threaded process can deadlock.
+process would have produced. Workers are forked when this process runs no other thread, else spawned
+(see `_start_method`); a spawned worker imports the caller's `__main__` module again, so a script that calls
+`build` needs the usual `if __name__ == "__main__":` guard.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from functools import lru_cache, partial
@@ -35,7 +37,7 @@ def map_batches(function: Callable[[Sequence[Item]], list[Result]], items: Seque
     workers = min(worker_count(engine), len(batches))
     if workers < 2:
         return [result for batch in batches for result in function(batch)]
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(_start_method())) as pool:
         return [result for chunk in pool.map(function, batches) for result in chunk]
 
 
@@ -53,3 +55,10 @@ def clean_each(config: CleaningConfig, texts: Sequence[str]) -> list[ChainResult
 def first_pass_cleaning(config: CleaningConfig, engine: EngineConfig) -> Callable[[Sequence[str]], list[ChainResult]]:
     """What `cleaners.clean_batch` runs as its per-document pass: `clean_each` spread over the workers."""
     return partial(map_batches, partial(clean_each, config), engine=engine)
+
+
+def _start_method() -> str:
+    """`fork` (instant: the worker has every module loaded already) when this process runs no other
+    thread; `spawn` otherwise (a Prefect flow runs threads, and a forked copy of a threaded process can
+    deadlock on a lock some thread held)."""
+    return "fork" if threading.active_count() == 1 else "spawn"
