@@ -127,11 +127,30 @@ class StoreConfig(_Section):
     holding a quarter of a stored report (or a report whose preview is stored) is still proposed."""
 
 
+class EngineConfig(_Section):
+    """Where `fincorpus build` and `update` run their stages (see the README's "Scaling out with Dask")."""
+
+    kind: Literal["local", "dask"] = "local"
+    """`local`: one process. `dask`: Prefect's DaskTaskRunner, reading and cleaning partitions of the input
+    files on the cluster's workers."""
+    address: str | None = None
+    """Scheduler of an existing Dask cluster (`tcp://host:8786`); null starts a LocalCluster for the run."""
+    workers: int = Field(default=2, ge=1)
+    """LocalCluster only: worker processes."""
+    threads_per_worker: int = Field(default=1, ge=1)
+    """LocalCluster only: threads per worker (the stages are Python code: more processes, not threads)."""
+    processes: bool = True
+    """LocalCluster only: workers in their own processes (false: threads of this process, for tests)."""
+    partition_files: int = Field(default=64, ge=1)
+    """Input files per partition: the unit of work of a worker (a JSONL or Parquet file is never split)."""
+
+
 class Config(_Section):
     input: InputConfig = InputConfig()
     cleaning: CleaningConfig = CleaningConfig()
     dedup: DedupConfig = DedupConfig()
     store: StoreConfig = StoreConfig()
+    engine: EngineConfig = EngineConfig()
 
 
 def _describe(error: dict) -> str:
