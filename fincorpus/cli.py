@@ -167,20 +167,21 @@ def update(
     config: ConfigOption = None,
     prefect: Annotated[bool, typer.Option(help="Run as the Prefect flow `update-store`; --no-prefect runs the same "
                                                "functions directly.")] = True,
+    engine: EngineOption = None,
 ) -> None:
     """Add a batch to a corpus store: clean it, deduplicate it within itself and against the store, commit."""
     from fincorpus.io.readers import discover
     from fincorpus.store import update as update_plain
 
     try:
-        settings = load_config(config)
+        settings = _settings(config, engine, prefect)
         discover(inputs, settings.input)
         with console.status("updating store…"):
             if prefect:
                 _prefect_quiet()
-                from flows.update import update_store
+                from flows.update import run_update
 
-                summary = update_store([str(path) for path in inputs], str(store), settings)
+                summary = run_update([str(path) for path in inputs], str(store), settings)
             else:
                 summary = update_plain(inputs, store, settings, progress=lambda stage: console.log(stage)).summary
     except UserError as error:

@@ -69,14 +69,20 @@ def build_corpus(inputs: list[str], out: str, config: Config) -> dict:
     return summarize(tables.lineage)
 
 
-def _read_and_clean_partitions(inputs: list[str], config: Config):
-    """Futures of all documents and of the cleaned batch, and the doc_ids, from tasks per partition."""
+def read_partitions(inputs: list[str], config: Config):
+    """Futures of each partition's documents (repeated ids resolved across partitions), and every doc_id."""
     parts = partitions.partition_files(inputs, config)
     raw = [read_partition.submit(files, config) for files in parts]
     repeated = partitions.repeated_by_partition([document_keys.submit(part).result() for part in raw])
     documents = [mark_repeated.submit(part, rows) for part, rows in zip(raw, repeated)]
+    doc_ids = [doc_id for part in documents for doc_id, _ in document_keys.submit(part).result()]
+    return documents, doc_ids
+
+
+def _read_and_clean_partitions(inputs: list[str], config: Config):
+    """Futures of all documents and of the cleaned batch, and the doc_ids, from tasks per partition."""
+    documents, doc_ids = read_partitions(inputs, config)
     first = [first_clean.submit(part, config) for part in documents]
     templates = templates_of.submit([line_counts.submit(part, config) for part in first], config)
     cleaned = concat_cleaned.submit([finish_clean.submit(part, templates, config) for part in first])
-    doc_ids = [doc_id for part in documents for doc_id, _ in document_keys.submit(part).result()]
     return concat_documents.submit(documents), cleaned, doc_ids

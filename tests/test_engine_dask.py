@@ -160,3 +160,14 @@ def test_the_dask_engine_without_prefect_is_a_one_line_user_error(tmp_path, seed
 def test_an_unknown_engine_is_a_one_line_user_error(tmp_path, seeds_dir):
     result = _cli("build", seeds_dir, "--out", tmp_path / "x", "--engine", "spark", "--no-prefect")
     assert result.returncode == 2 and "unknown engine 'spark'" in result.stderr
+
+
+def test_the_dask_update_flow_stores_the_seeds_like_the_plain_update(prefect_harness, seeds_dir, tmp_path):
+    from fincorpus.store import StoreLayout, update
+    from flows.update import run_update
+
+    summary = run_update([str(seeds_dir)], str(tmp_path / "dask"), _dask(Config()))
+    plain = update([seeds_dir], tmp_path / "plain", Config()).summary
+    assert summary == plain
+    assert StoreLayout(tmp_path / "dask").read_state().lineage.drop("generation").equals(
+        StoreLayout(tmp_path / "plain").read_state().lineage.drop("generation"))
