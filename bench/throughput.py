@@ -63,7 +63,7 @@ def run_fincorpus(corpus: Path, workdir: Path, workers: int | None) -> tuple[dic
     from fincorpus.config import Config, EngineConfig
     from fincorpus.pipeline import build
 
-    config = Config() if workers is None else Config(engine=EngineConfig(workers=workers))
+    config = Config() if workers is None else Config(engine=EngineConfig(local_workers=workers))
     marks: list[tuple[str, float]] = []
     build([corpus], workdir / "out", config, progress=lambda stage: marks.append((stage, time.perf_counter())))
     marks.append(("end", time.perf_counter()))
@@ -154,7 +154,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=5000, help="documents to generate (cached in ~/.cache)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--tools", default=",".join(TOOLS), help="comma-separated subset of: " + ", ".join(TOOLS))
-    parser.add_argument("--workers", type=int, default=None, help="fincorpus engine.workers (default: one per core)")
+    parser.add_argument("--workers", type=int, default=None, help="fincorpus engine.local_workers (default: one per core)")
     parser.add_argument("--json", type=Path, default=None, help="also write every figure to this file")
     parser.add_argument("--child", choices=TOOLS, help=argparse.SUPPRESS)
     parser.add_argument("--corpus", type=Path, help=argparse.SUPPRESS)

@@ -10,7 +10,7 @@ from cleaners.chain import ChainResult, CleaningChain
 from cleaners.chrome import ChromeRules, chrome_rules, read_rule_files
 from cleaners.rewrites import EmojiRewrites
 from cleaners.repeats import RepeatedLines
-from cleaners.templates import TemplateLines, template_lines
+from cleaners.templates import LineCounts, TemplateLines, select_template_lines, template_lines
 from cleaners.mojibake import MojibakeRepair
 from cleaners.unicode import ChineseConversion, InvisibleCharacters, WidthFold
 from cleaners.whitespace import BlankLines
@@ -42,19 +42,37 @@ def build_chain(config) -> CleaningChain:
 
 
 def clean_batch(texts: Sequence[str], sources: Sequence[str], config,
-                first_pass: Callable[[Sequence[str]], list[ChainResult]] | None = None) -> list[ChainResult]:
+                run_first_pass: Callable[[Sequence[str]], list[ChainResult]] | None = None) -> list[ChainResult]:
     """Clean a batch: the per-document chain, then the template lines of each source counted over the whole
     batch (`cleaners.templates`), frozen into a cleaner and run on that source's documents.
 
-    `sources[i]` groups `texts[i]` with the other documents of its site ("" when unknown). `first_pass`, when
-    given, runs the per-document chain (`build_chain(config)` on each text, in order) elsewhere, e.g. in
-    worker processes.
+    `sources[i]` groups `texts[i]` with the other documents of its site ("" when unknown). A batch cut into
+    parts cleans alike: `first_pass` and `count_lines` per part, `batch_templates` over the merged counts,
+    then `finish_batch` per part. `run_first_pass`, when given, runs `first_pass` elsewhere (in worker
+    processes), each text's result in order.
     """
-    chain = build_chain(config)
-    results = first_pass(texts) if first_pass else [chain(text) for text in texts]
+    results = run_first_pass(texts) if run_first_pass else first_pass(texts, config)
     templates = template_lines([result.text for result in results], sources, min_docs=config.template_min_docs,
                                min_share=config.template_min_share, max_line_chars=config.template_max_chars,
                                keep=_keep_patterns(read_rule_files(config.rules)))
+    return finish_batch(results, sources, templates, config)
+
+
+def first_pass(texts: Sequence[str], config) -> list[ChainResult]:
+    """The per-document chain over each text."""
+    chain = build_chain(config)
+    return [chain(text) for text in texts]
+
+
+def batch_templates(counts: LineCounts, config) -> dict[str, frozenset[str]]:
+    """The template lines of each source from the line counts of a whole batch (see `clean_batch`)."""
+    return select_template_lines(counts, min_docs=config.template_min_docs, min_share=config.template_min_share,
+                                 keep=_keep_patterns(read_rule_files(config.rules)))
+
+
+def finish_batch(results: list[ChainResult], sources: Sequence[str], templates: dict[str, frozenset[str]],
+                 config) -> list[ChainResult]:
+    """Run each source's frozen template lines on its documents' first-pass results (in place)."""
     if templates:
         finish: dict[str, list[Cleaner]] = {source: [TemplateLines(lines)] for source, lines in templates.items()}
         if config.squeeze_blank_lines:
@@ -62,7 +80,7 @@ def clean_batch(texts: Sequence[str], sources: Sequence[str], config,
                 cleaners.append(BlankLines())
         for result, source in zip(results, sources):
             if source in finish:
-                chain.resume(result, finish[source])
+                CleaningChain.resume(result, finish[source])
     return results
 
 

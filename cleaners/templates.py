@@ -31,16 +31,45 @@ def template_lines(texts: Sequence[str], sources: Sequence[str], *, min_docs: in
     """
     if min_docs <= 0 or len(texts) < min_docs:
         return {}
+    return select_template_lines(count_lines(texts, sources, max_line_chars), min_docs=min_docs,
+                                 min_share=min_share, keep=keep)
+
+
+@dataclass(frozen=True)
+class LineCounts:
+    """The table pass of `template_lines` over one part of a batch; parts add up (`merge_line_counts`)."""
+
+    lines: pl.DataFrame
+    """source, line, docs: how many documents of the part hold each stripped line."""
+    sources: pl.DataFrame
+    """source, source_docs: how many documents of the part each source has."""
+
+
+def count_lines(texts: Sequence[str], sources: Sequence[str], max_line_chars: int) -> LineCounts:
     documents = pl.DataFrame({"source": list(sources), "text": list(texts)},
                              schema={"source": pl.String, "text": pl.String})
-    per_source = documents.group_by("source").agg(pl.len().alias("source_docs"))
+    per_source = documents.group_by("source").agg(pl.len().cast(pl.Int64).alias("source_docs"))
     lines = (documents.with_row_index("doc")
              .select("doc", "source", pl.col("text").str.split("\n").alias("line")).explode("line")
              .with_columns(pl.col("line").str.strip_chars())
              .filter(pl.col("line").str.len_chars().is_between(1, max_line_chars))
              .unique(["doc", "line"])
-             .group_by("source", "line").agg(pl.len().alias("docs"))
-             .join(per_source, on="source")
+             .group_by("source", "line").agg(pl.len().cast(pl.Int64).alias("docs")))
+    return LineCounts(lines, per_source)
+
+
+def merge_line_counts(parts: Sequence[LineCounts]) -> LineCounts:
+    """The counts of the whole batch from the counts of its parts (each document in one part)."""
+    return LineCounts(pl.concat([part.lines for part in parts]).group_by("source", "line").agg(pl.col("docs").sum()),
+                      pl.concat([part.sources for part in parts]).group_by("source").agg(pl.col("source_docs").sum()))
+
+
+def select_template_lines(counts: LineCounts, *, min_docs: int, min_share: float,
+                          keep: Sequence[re.Pattern[str]] = ()) -> dict[str, frozenset[str]]:
+    """The template lines of each source, from the line counts of the whole batch."""
+    if min_docs <= 0 or counts.sources["source_docs"].sum() < min_docs:
+        return {}
+    lines = (counts.lines.join(counts.sources, on="source")
              .filter((pl.col("docs") >= min_docs) & (pl.col("docs") >= min_share * pl.col("source_docs"))))
     found: dict[str, set[str]] = {}
     for source, line in lines.select("source", "line").iter_rows():

@@ -26,6 +26,7 @@ console = Console(stderr=True)  # progress and errors
 output = Console(soft_wrap=True)  # results: the summary and the paths written
 
 ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="YAML file over the defaults (see config.yaml).")]
+EngineOption = Annotated[str | None, typer.Option("--engine", help="`local` or `dask`: overrides engine.kind of the config.")]
 
 
 def _fail(message: str) -> None:
@@ -45,9 +46,21 @@ def _print_summary(summary: dict, paths: list[Path], title: str = "fincorpus bui
 
 def _run_flow(inputs: list[str], out: Path, config: Config) -> dict:
     _prefect_quiet()
-    from flows.build import build_corpus
+    from flows.build import run_build
 
-    return build_corpus(inputs, str(out), config)
+    return run_build(inputs, str(out), config)
+
+
+def _settings(config: Path | None, engine: str | None, prefect: bool) -> Config:
+    """The config file over the defaults, with --engine over its engine.kind."""
+    settings = load_config(config)
+    if engine is not None:
+        if engine not in ("local", "dask"):
+            raise UserError(f"unknown engine '{engine}': pass --engine local or --engine dask")
+        settings = settings.model_copy(update={"engine": settings.engine.model_copy(update={"kind": engine})})
+    if settings.engine.kind == "dask" and not prefect:
+        raise UserError("the dask engine runs through Prefect: drop --no-prefect, or use --engine local")
+    return settings
 
 
 @app.command()
@@ -57,13 +70,14 @@ def build(
     config: ConfigOption = None,
     prefect: Annotated[bool, typer.Option(help="Run as a Prefect flow (embedded server); --no-prefect runs the same "
                                                "functions directly.")] = True,
+    engine: EngineOption = None,
 ) -> None:
     """Build a canonical corpus with lineage and a report from INPUTS into --out."""
     from fincorpus.io.readers import check_output_outside, discover
     from fincorpus.pipeline import build as build_plain
 
     try:
-        settings = load_config(config)
+        settings = _settings(config, engine, prefect)
         discover(inputs, settings.input)  # a missing input is a user error before any work starts
         check_output_outside(inputs, out)
         with console.status("building corpus…"):
@@ -143,6 +157,7 @@ def _prefect_quiet() -> None:
     # no analytics: no network here, and none wanted.
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")  # engine.kind dask: the cluster's own log lines
 
 
 @app.command()
@@ -152,20 +167,21 @@ def update(
     config: ConfigOption = None,
     prefect: Annotated[bool, typer.Option(help="Run as the Prefect flow `update-store`; --no-prefect runs the same "
                                                "functions directly.")] = True,
+    engine: EngineOption = None,
 ) -> None:
     """Add a batch to a corpus store: clean it, deduplicate it within itself and against the store, commit."""
     from fincorpus.io.readers import discover
     from fincorpus.store import update as update_plain
 
     try:
-        settings = load_config(config)
+        settings = _settings(config, engine, prefect)
         discover(inputs, settings.input)
         with console.status("updating store…"):
             if prefect:
                 _prefect_quiet()
-                from flows.update import update_store
+                from flows.update import run_update
 
-                summary = update_store([str(path) for path in inputs], str(store), settings)
+                summary = run_update([str(path) for path in inputs], str(store), settings)
             else:
                 summary = update_plain(inputs, store, settings, progress=lambda stage: console.log(stage)).summary
     except UserError as error:

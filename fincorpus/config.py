@@ -128,12 +128,26 @@ class StoreConfig(_Section):
 
 
 class EngineConfig(_Section):
-    """How a build uses the machine; never what it outputs (a test holds 1 and 2 workers byte-identical)."""
+    """Where `fincorpus build` and `update` run their stages (see the README's "Scaling out with Dask")."""
 
-    workers: int | None = Field(default=None, ge=1)
-    """Worker processes for the per-document stages (cleaning); null: one per CPU core, 1: none."""
+    kind: Literal["local", "dask"] = "local"
+    """`local`: one process. `dask`: Prefect's DaskTaskRunner, reading and cleaning partitions of the input
+    files on the cluster's workers."""
+    address: str | None = None
+    """Scheduler of an existing Dask cluster (`tcp://host:8786`); null starts a LocalCluster for the run."""
+    workers: int = Field(default=2, ge=1)
+    """LocalCluster only: worker processes."""
+    threads_per_worker: int = Field(default=1, ge=1)
+    """LocalCluster only: threads per worker (the stages are Python code: more processes, not threads)."""
+    processes: bool = True
+    """LocalCluster only: workers in their own processes (false: threads of this process, for tests)."""
+    partition_files: int = Field(default=64, ge=1)
+    """Input files per partition: the unit of work of a worker (a JSONL or Parquet file is never split)."""
+    local_workers: int | None = Field(default=None, ge=1)
+    """`local` only: worker processes for cleaning; null: one per CPU core, 1: none (outputs are byte-identical
+    with any number, a test holds 1 and 2 the same)."""
     batch_docs: int = Field(default=256, ge=1)
-    """Documents per task sent to a worker; a batch smaller than two tasks is cleaned in the process itself."""
+    """`local` only: documents per task sent to a worker; a batch smaller than two tasks is cleaned in this process."""
 
 
 class Config(_Section):

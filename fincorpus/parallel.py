@@ -25,7 +25,7 @@ Result = TypeVar("Result")
 
 
 def worker_count(engine: EngineConfig) -> int:
-    return engine.workers or os.cpu_count() or 1
+    return engine.local_workers or os.cpu_count() or 1
 
 
 def map_batches(function: Callable[[Sequence[Item]], list[Result]], items: Sequence[Item],

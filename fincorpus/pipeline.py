@@ -72,9 +72,14 @@ def clean_texts(documents: Iterable[RawDocument], config: Config) -> list[tuple[
     """Each readable document with its cleaning result. Template lines are counted over the whole batch, per
     site (the host of a record's `url`; documents without one form one group)."""
     readable = [doc for doc in documents if doc.status is None]
-    sites = [_site(doc.metadata.get("url")) for doc in readable]
-    first_pass = first_pass_cleaning(config.cleaning, config.engine)
-    return list(zip(readable, clean_batch([doc.text for doc in readable], sites, config.cleaning, first_pass)))
+    sites = [site_of(doc) for doc in readable]
+    run_first_pass = first_pass_cleaning(config.cleaning, config.engine)
+    return list(zip(readable, clean_batch([doc.text for doc in readable], sites, config.cleaning, run_first_pass)))
+
+
+def site_of(doc: RawDocument) -> str:
+    """The group a document's template lines are counted in: the host of its record's `url`, else ""."""
+    return _site(doc.metadata.get("url"))
 
 
 def _site(url: str | None) -> str:
@@ -86,9 +91,14 @@ def _site(url: str | None) -> str:
 
 def clean_documents(documents: Iterable[RawDocument], config: Config) -> CleanedBatch:
     """Clean every readable document; the removed spans are in offsets of the text as read."""
+    return cleaned_batch(clean_texts(documents, config))
+
+
+def cleaned_batch(results: Iterable[tuple[RawDocument, ChainResult]]) -> CleanedBatch:
+    """The cleaned-documents and removed-spans tables of documents with their cleaning results."""
     rows: list[tuple] = []
     spans: list[tuple] = []
-    for doc, result in clean_texts(documents, config):
+    for doc, result in results:
         removed = sum(span.end - span.start for span in result.removed)
         rows.append((doc.doc_id, result.text, len(doc.text), len(result.text), removed, sum(result.rewritten.values())))
         spans.extend((doc.doc_id, span.rule, span.start, span.end, span.text) for span in result.removed)

@@ -7,11 +7,12 @@ from pathlib import Path
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
-from fincorpus import pipeline
+from fincorpus import partitions, pipeline
 from fincorpus.config import Config
 from fincorpus.errors import OutputError
 from fincorpus.lineage import check_accounting
 from fincorpus.report import summarize
+from flows.engine import api_for_workers, task_runner_for
 
 
 def io_may_clear(_task, _run, state) -> bool:
@@ -29,14 +30,59 @@ assemble = task(pipeline.assemble, name="assemble", cache_policy=NO_CACHE)
 write_outputs = task(pipeline.write_outputs, name="write", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=1,
                      retry_condition_fn=io_may_clear)
 
+# The same stages per partition of the input files, for `engine.kind: dask` (see `fincorpus.partitions`).
+read_partition = task(partitions.read_partition, name="read-partition", cache_policy=NO_CACHE, retries=2,
+                      retry_delay_seconds=1, retry_condition_fn=io_may_clear)
+document_keys = task(partitions.document_keys, name="document-keys", cache_policy=NO_CACHE)
+mark_repeated = task(partitions.mark_repeated, name="mark-repeated-ids", cache_policy=NO_CACHE)
+first_clean = task(partitions.first_clean, name="clean-partition", cache_policy=NO_CACHE)
+line_counts = task(partitions.line_counts, name="count-lines", cache_policy=NO_CACHE)
+templates_of = task(partitions.templates_of, name="template-lines", cache_policy=NO_CACHE)
+finish_clean = task(partitions.finish_clean, name="finish-partition", cache_policy=NO_CACHE)
+concat_cleaned = task(partitions.concat_cleaned, name="gather-cleaned", cache_policy=NO_CACHE)
+concat_documents = task(partitions.concat_documents, name="gather-documents", cache_policy=NO_CACHE)
+
+
+def run_build(inputs: list[str], out: str, config: Config) -> dict:
+    """`build_corpus` on the task runner that `config.engine` selects (a LocalCluster lives for the run)."""
+    with api_for_workers(config.engine):
+        return build_corpus.with_options(task_runner=task_runner_for(config.engine))(inputs, out, config)
+
 
 @flow(name="build-corpus", log_prints=False, validate_parameters=False)
 def build_corpus(inputs: list[str], out: str, config: Config) -> dict:
-    """Same stages and outputs as `fincorpus.pipeline.build`, each a task with retries on I/O."""
-    documents = read_documents(inputs, config)
-    cleaned = clean_documents(documents, config)
-    dedup = dedup_documents(cleaned, config)
-    tables = assemble(documents, cleaned, dedup)
-    check_accounting([doc.doc_id for doc in documents], tables.lineage, tables.corpus)
+    """Same stages and outputs as `fincorpus.pipeline.build`, each a task with retries on I/O. With
+    `engine.kind: dask`, reading and cleaning run per partition on the task runner's workers, and so do
+    dedup and assembling; checking and writing stay here, beside `out`."""
+    if config.engine.kind == "dask":
+        documents, cleaned, doc_ids = _read_and_clean_partitions(inputs, config)
+        dedup = dedup_documents.submit(cleaned, config)
+        tables = assemble.submit(documents, cleaned, dedup).result()
+    else:
+        documents = read_documents(inputs, config)
+        cleaned = clean_documents(documents, config)
+        dedup = dedup_documents(cleaned, config)
+        tables = assemble(documents, cleaned, dedup)
+        doc_ids = [doc.doc_id for doc in documents]
+    check_accounting(doc_ids, tables.lineage, tables.corpus)
     write_outputs(tables, Path(out))
     return summarize(tables.lineage)
+
+
+def read_partitions(inputs: list[str], config: Config):
+    """Futures of each partition's documents (repeated ids resolved across partitions), and every doc_id."""
+    parts = partitions.partition_files(inputs, config)
+    raw = [read_partition.submit(files, config) for files in parts]
+    repeated = partitions.repeated_by_partition([document_keys.submit(part).result() for part in raw])
+    documents = [mark_repeated.submit(part, rows) for part, rows in zip(raw, repeated)]
+    doc_ids = [doc_id for part in documents for doc_id, _ in document_keys.submit(part).result()]
+    return documents, doc_ids
+
+
+def _read_and_clean_partitions(inputs: list[str], config: Config):
+    """Futures of all documents and of the cleaned batch, and the doc_ids, from tasks per partition."""
+    documents, doc_ids = read_partitions(inputs, config)
+    first = [first_clean.submit(part, config) for part in documents]
+    templates = templates_of.submit([line_counts.submit(part, config) for part in first], config)
+    cleaned = concat_cleaned.submit([finish_clean.submit(part, templates, config) for part in first])
+    return concat_documents.submit(documents), cleaned, doc_ids

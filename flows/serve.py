@@ -2,7 +2,9 @@
 
 Each scheduled run reads every file under the watched directory; the store skips what it already holds
 (same doc_id and input bytes), so a run adds exactly the files that arrived since the last one. Runs never
-overlap (concurrency limit 1, and the store's lock refuses a second writer).
+overlap (concurrency limit 1, and the store's lock refuses a second writer). Schedules need a Prefect server
+with its scheduler (`prefect server start`, then PREFECT_API_URL): the embedded one that `fincorpus build`
+starts has none.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fincorpus.config import Config
+from fincorpus.errors import UserError
 from flows.update import update_store
 
 DEPLOYMENT = "scheduled-update"
@@ -30,4 +33,9 @@ def deployment(watch: Path, store_dir: Path, config: Config, cron: str | None = 
 
 def serve(watch: Path, store_dir: Path, config: Config, cron: str | None = None, interval: float | None = None) -> None:
     """Serve the update flow on its schedule until interrupted (Ctrl-C or SIGTERM)."""
+    from prefect.settings import PREFECT_API_URL
+
+    if not PREFECT_API_URL.value():
+        raise UserError("fincorpus serve needs a Prefect server to run its schedule: start one with `prefect server "
+                        "start` and set PREFECT_API_URL=http://127.0.0.1:4200/api")
     update_store.serve(**_options(watch, store_dir, config, cron, interval), global_limit=1)

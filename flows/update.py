@@ -8,6 +8,8 @@ from prefect.cache_policies import NO_CACHE
 from fincorpus import pipeline, store
 from fincorpus.config import Config
 from fincorpus.errors import UserError
+from flows.build import concat_documents, read_partitions
+from flows.engine import api_for_workers, task_runner_for
 
 
 def _not_a_user_error(task, task_run, state) -> bool:
@@ -32,5 +34,15 @@ apply_batch = task(store.apply_batch, name="update-store", cache_policy=NO_CACHE
 def update_store(inputs: list[str], store_dir: str, config: Config | dict | None = None) -> dict:
     """Same stages as `fincorpus.store.update`. `config` may be a dict (a deployment's JSON parameters)."""
     settings = config if isinstance(config, Config) else Config.model_validate(config or {})
-    documents = read_documents(inputs, settings)
+    if settings.engine.kind == "dask":  # reading and decoding on the workers; the store is changed from here
+        parts, _ = read_partitions(inputs, settings)
+        documents = concat_documents.submit(parts).result()
+    else:
+        documents = read_documents(inputs, settings)
     return apply_batch(documents, store_dir, settings).summary
+
+
+def run_update(inputs: list[str], store_dir: str, config: Config) -> dict:
+    """`update_store` on the task runner that `config.engine` selects."""
+    with api_for_workers(config.engine):
+        return update_store.with_options(task_runner=task_runner_for(config.engine))(inputs, store_dir, config)

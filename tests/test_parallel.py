@@ -25,8 +25,8 @@ def _inputs(tmp_path: Path, seeds_dir: Path) -> list[Path]:
 
 def test_a_build_with_two_workers_writes_the_same_bytes_as_one_process(tmp_path, seeds_dir):
     inputs = _inputs(tmp_path, seeds_dir)
-    single = build(inputs, tmp_path / "single", Config(engine=EngineConfig(workers=1)))
-    spread = build(inputs, tmp_path / "spread", Config(engine=EngineConfig(workers=2, batch_docs=4)))
+    single = build(inputs, tmp_path / "single", Config(engine=EngineConfig(local_workers=1)))
+    spread = build(inputs, tmp_path / "spread", Config(engine=EngineConfig(local_workers=2, batch_docs=4)))
     assert single.summary == spread.summary
     assert any("template" in rule for rule in single.tables.removed_spans["rule"].to_list())
     for name in OUTPUT_FILES:
@@ -35,8 +35,8 @@ def test_a_build_with_two_workers_writes_the_same_bytes_as_one_process(tmp_path,
 
 def test_batches_come_back_in_input_order_from_any_number_of_workers():
     items = list(range(23))
-    for engine in (EngineConfig(workers=1, batch_docs=5), EngineConfig(workers=2, batch_docs=5),
-                   EngineConfig(workers=2, batch_docs=100)):
+    for engine in (EngineConfig(local_workers=1, batch_docs=5), EngineConfig(local_workers=2, batch_docs=5),
+                   EngineConfig(local_workers=2, batch_docs=100)):
         assert map_batches(_squares, items, engine) == [item * item for item in items]
 
 

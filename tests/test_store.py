@@ -236,3 +236,9 @@ def test_cli_serve_needs_exactly_one_schedule(tmp_path):
     result = run_cli("serve", "--watch", tmp_path, "--store", tmp_path / "store")
     assert result.returncode == 2 and "pass exactly one schedule" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_cli_serve_without_a_prefect_server_says_how_to_start_one(tmp_path):
+    result = run_cli("serve", "--watch", tmp_path, "--store", tmp_path / "store", "--interval", "60")
+    assert result.returncode == 2 and "prefect server start" in result.stderr
+    assert "Traceback" not in result.stderr

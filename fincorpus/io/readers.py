@@ -139,16 +139,36 @@ def read_all(files: Iterable[InputFile], config: InputConfig) -> Iterator[RawDoc
     seen: set[str] = set()
     for file in files:
         for doc in read_file(file, config):
-            if doc.doc_id in seen:
-                doc = _repeated(doc, seen)
-            seen.add(doc.doc_id)
+            used = _id_to_use(doc.doc_id, doc.locator, seen)
+            if used != doc.doc_id:
+                doc = quarantine_repeated(doc)
+            seen.add(used)
             yield doc
 
 
-def _repeated(doc: RawDocument, seen: set[str]) -> RawDocument:
-    if doc.locator == doc.doc_id or doc.locator in seen:
-        raise UserError(f"duplicate doc_id '{doc.doc_id}': give each record a unique 'id', or pass inputs whose "
+def repeated_rows(keys: Iterable[tuple[str, str]]) -> set[int]:
+    """Positions of the documents, given as (doc_id, locator) in reading order, that `read_all` quarantines
+    as `duplicate_id`: how a batch read in parts finds them (`quarantine_repeated` then marks each)."""
+    seen: set[str] = set()
+    repeated: set[int] = set()
+    for position, (doc_id, locator) in enumerate(keys):
+        used = _id_to_use(doc_id, locator, seen)
+        if used != doc_id:
+            repeated.add(position)
+        seen.add(used)
+    return repeated
+
+
+def _id_to_use(doc_id: str, locator: str, seen: set[str]) -> str:
+    if doc_id not in seen:
+        return doc_id
+    if locator == doc_id or locator in seen:
+        raise UserError(f"duplicate doc_id '{doc_id}': give each record a unique 'id', or pass inputs whose "
                         "relative paths differ")
+    return locator
+
+
+def quarantine_repeated(doc: RawDocument) -> RawDocument:
     return RawDocument(doc.locator, doc.source, doc.input_hash, None, locator=doc.locator,
                        status=Status.QUARANTINED, reason=Reason.DUPLICATE_ID,
                        detail=f"id '{doc.doc_id}' is already used by an earlier document")

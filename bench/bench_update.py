@@ -1,0 +1,102 @@
+"""Updating a store of N documents with a batch of 1k, against a full build of N + 1k.
+
+    python3 -m bench.bench_update --n 100000 --batch 1000
+
+The documents come from `bench.synth` (the real headlines of ../shared/corpus recombined into reports, seed
+004's legal pages, and every form a report takes: previews, reposts, width and traditional variants, edits),
+shuffled, so the batch holds forms of reports already stored. The first N go into a store with one
+`update` (not timed), then the last `--batch` are added with a second `update` (timed), and a full
+`build` of all N + batch runs (timed). Both are the library paths of `fincorpus update` / `build`
+without Prefect. Beside them, for scale, the index step alone with datasketch: inserting N + batch
+MinHashes into a `MinHashLSH`, and 'updating' it by loading a pickled index of N and inserting the batch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import pickle
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import polars as pl
+from datasketch import MinHashLSH
+
+from bench.synth import generate
+from fincorpus.config import Config
+from fincorpus.dedup.shingles import fingerprint_text, shingle_hashes
+from fincorpus.dedup.signatures import Signer
+from fincorpus.pipeline import build
+from fincorpus.store import StoreLayout, update
+
+
+def timed(action) -> tuple[float, object]:
+    start = time.perf_counter()
+    result = action()
+    return time.perf_counter() - start, result
+
+
+def datasketch_index(texts: list[str], stored: int, work: Path) -> tuple[float, float]:
+    """Seconds to index every text in one MinHashLSH, and to load a pickled index of the first `stored` and
+    insert the rest (signatures computed beforehand in both cases: this is the index step alone)."""
+    signer = Signer(128, 1)
+    minhashes = [signer.to_minhash(signer.sign(shingle_hashes(fingerprint_text(text), 5))) for text in texts]
+
+    def index(rows: range, lsh: MinHashLSH | None = None) -> MinHashLSH:
+        lsh = lsh or MinHashLSH(threshold=0.3, num_perm=128)
+        for row in rows:
+            lsh.insert(row, minhashes[row], check_duplication=False)
+        return lsh
+
+    full, _ = timed(lambda: index(range(len(texts))))
+    (work / "lsh.pickle").write_bytes(pickle.dumps(index(range(stored))))
+    incremental, _ = timed(lambda: index(range(stored, len(texts)), pickle.loads((work / "lsh.pickle").read_bytes())))
+    return full, incremental
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=100_000, help="documents in the store before the update")
+    parser.add_argument("--batch", type=int, default=1000, help="documents in the new batch")
+    parser.add_argument("--no-peers", action="store_true", help="skip the datasketch index comparison")
+    args = parser.parse_args()
+    config = Config()
+    work = Path(tempfile.mkdtemp(prefix="bench-update-"))
+    try:
+        corpus = generate(args.n + args.batch, seed=7)
+        stored, batch = corpus.head(args.n), corpus.tail(args.batch)
+        stored.select(pl.col("doc_id").alias("id"), "text").write_parquet(work / "stored.parquet")
+        batch.select(pl.col("doc_id").alias("id"), "text").write_parquet(work / "batch.parquet")
+        corpus.select(pl.col("doc_id").alias("id"), "text").write_parquet(work / "all.parquet")
+
+        initial, _ = timed(lambda: update([work / "stored.parquet"], work / "store", config))
+        update_seconds, result = timed(lambda: update([work / "batch.parquet"], work / "store", config))
+        build_seconds, built = timed(lambda: build([work / "all.parquet"], work / "built", config))
+
+        layout = StoreLayout(work / "store")
+        agree = (layout.read_state().lineage.select("doc_id", "status", "canonical_id")
+                 .join(built.tables.lineage.select("doc_id", "status", "canonical_id"), on="doc_id", suffix="_build")
+                 .select((pl.col("status") == pl.col("status_build"))
+                         & (pl.col("canonical_id") == pl.col("canonical_id_build"))).to_series().mean())
+        rows = [("fincorpus", f"build of {args.n + args.batch:,}", build_seconds),
+                ("fincorpus", f"update of {args.n:,} with {args.batch:,}", update_seconds)]
+        if not args.no_peers:
+            full, incremental = datasketch_index(corpus["text"].to_list(), args.n, work)
+            rows += [("datasketch MinHashLSH (index only)", f"insert {args.n + args.batch:,}", full),
+                     ("datasketch MinHashLSH (index only)", f"unpickle {args.n:,} + insert {args.batch:,}", incremental)]
+        print(f"\nstore of {args.n:,} built by one update in {initial:.1f} s; the update added "
+              f"{result.summary['added']} documents ({result.summary['duplicate']} duplicates, "
+              f"{result.summary['superseded']} superseded canonicals)")
+        print(f"\n| tool | run | seconds |\n|---|---|---:|")
+        for tool, run, seconds in rows:
+            print(f"| {tool} | {run} | {seconds:.2f} |")
+        print(f"\nupdate / build: {update_seconds / build_seconds:.1%}"
+              + ("" if args.no_peers else f"   (datasketch index alone: {rows[3][2] / rows[2][2]:.1%})"))
+        print(f"documents with the build's status and canonical: {agree:.1%}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
