@@ -157,6 +157,8 @@ def _prefect_quiet() -> None:
     # no analytics: no network here, and none wanted.
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # The embedded server's first start runs migrations: 20 s is not enough on a busy 2-core machine.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
     os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")  # engine.kind dask: the cluster's own log lines
 
 

@@ -293,3 +293,20 @@ def test_an_unwritable_output_directory_is_one_line_exit_2_from_the_cli(tmp_path
     assert result.returncode == 2
     errors = [line for line in result.stderr.splitlines() if "error" in line]
     assert len(errors) == 1 and "cannot write to" in errors[0] and "Traceback" not in result.stderr
+
+
+def test_outputs_are_readable_by_others_as_umask_allows(tmp_path, seeds_dir):
+    """A reviewer on a shared server must be able to open report.html: no mkstemp/mkdtemp 0600/0700 modes."""
+    import os
+    import stat
+
+    from fincorpus.config import Config
+    from fincorpus.pipeline import build
+
+    previous = os.umask(0o022)
+    try:
+        build([seeds_dir], tmp_path / "out", Config())
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "out").stat().st_mode) == 0o755
+    assert stat.S_IMODE((tmp_path / "out" / "report.html").stat().st_mode) == 0o644

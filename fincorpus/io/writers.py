@@ -72,11 +72,26 @@ def _fsync_directory(directory: Path) -> None:
         os.close(descriptor)
 
 
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
+def staging_directory(parent: Path, prefix: str) -> Path:
+    """A new empty directory in `parent`, with the permissions `mkdir` would give (mkdtemp's are 0700)."""
+    staging = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    os.chmod(staging, 0o777 & ~_umask())
+    return staging
+
+
 def _atomic(path: Path, write: Callable[[Path], None]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(handle)
     temp = Path(temp_name)
+    # Outputs are for others to read too (a reviewer opening report.html): mkstemp's 0600 is not wanted.
+    os.chmod(temp, 0o666 & ~_umask())
     try:
         write(temp)
         with open(temp, "rb+") as stream:
@@ -196,8 +211,7 @@ def staged_directory(target: Path) -> Iterator[Path]:
     with exclusive(target):
         recover(target)
         check_replaceable(target)
-        staging = Path(tempfile.mkdtemp(prefix=_STAGING.format(name=target.name) + f"{os.getpid()}.",
-                                        dir=target.parent))
+        staging = staging_directory(target.parent, _STAGING.format(name=target.name) + f"{os.getpid()}.")
         try:
             yield staging
             switch_in(staging, target)

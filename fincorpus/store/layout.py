@@ -28,7 +28,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -39,7 +38,8 @@ import polars as pl
 from fincorpus.config import Config
 from fincorpus.errors import UserError
 from fincorpus.io.writers import (
-    exclusive, recover, staged_directory, switch_in, write_manifest, write_parquet_atomic, write_text_atomic,
+    exclusive, recover, staged_directory, staging_directory, switch_in, write_manifest, write_parquet_atomic,
+    write_text_atomic,
 )
 from fincorpus.lineage import LINEAGE_SCHEMA
 
@@ -146,7 +146,7 @@ class StoreLayout:
         """Write generation `number` complete (tables, reports, manifest) and move it into place."""
         self.generations.mkdir(parents=True, exist_ok=True)
         target = self.generation_dir(number)
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.staging-", dir=self.generations))
+        staging = staging_directory(self.generations, f".{target.name}.staging-")
         try:
             for name, frame in tables.items():
                 write_parquet_atomic(frame, staging / f"{name}.parquet")
