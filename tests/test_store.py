@@ -242,3 +242,12 @@ def test_cli_serve_without_a_prefect_server_says_how_to_start_one(tmp_path):
     result = run_cli("serve", "--watch", tmp_path, "--store", tmp_path / "store", "--interval", "60")
     assert result.returncode == 2 and "prefect server start" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_each_update_writes_a_batch_report_page_that_shows_its_clusters(two_batches):
+    """Issue 8: report.html with every build and update; the batch page lists the batch's merges."""
+    pages = sorted(two_batches.glob("generations/*/report.html"))
+    assert len(pages) == 2
+    second = pages[-1].read_text(encoding="utf-8")
+    assert "<meta charset" in second.lower()
+    assert SEED_000 in second and SEED_001 in second  # the preview of batch 2 merged into 001 of batch 1

@@ -33,6 +33,7 @@ from fincorpus.pipeline import (
     CleanedBatch, Progress, assemble, clean_documents, dedup_documents, read_documents, with_content,
 )
 from fincorpus.report import render_markdown, render_summary_json
+from fincorpus.report.html import render_html
 from fincorpus.store.layout import (
     REJECTED_SCHEMA, STORED_DOCUMENTS_SCHEMA, STORE_LINEAGE_SCHEMA, StoreLayout, StoreState, signatures_schema,
 )
@@ -239,8 +240,9 @@ def _documents_part(new: list[RawDocument], cleaned: CleanedBatch) -> pl.DataFra
 
 
 def _batch_reports(batch: pl.DataFrame, lineage: pl.DataFrame, cleaned: CleanedBatch) -> dict[str, str]:
-    """report.md of the batch (its rows, and the clusters they are in with every member) and its
-    summary.json (the counts of its rows, for a scheduler to alert on)."""
+    """report.md and report.html of the batch (its rows, and the clusters they are in with every member) and
+    its summary.json (the counts of its rows, for a scheduler to alert on). The page shows the batch's
+    canonical texts; diffs against stored documents need `fincorpus export` (stored texts are not loaded)."""
     clusters = batch["cluster_id"].drop_nulls().unique().implode()
     members = (lineage.filter(pl.col("cluster_id").is_in(clusters))
                .group_by("cluster_id").agg(pl.col("doc_id").sort().alias("member_ids")))
@@ -249,7 +251,11 @@ def _batch_reports(batch: pl.DataFrame, lineage: pl.DataFrame, cleaned: CleanedB
     shown = pl.concat([batch, lineage.filter(pl.col("cluster_id").is_in(clusters)
                                              & ~pl.col("doc_id").is_in(batch["doc_id"].implode()))])
     shown = shown.select(list(LINEAGE_SCHEMA))
+    batch_texts = cleaned.documents.select("doc_id", "text")
+    page_corpus = corpus.join(batch_texts, on="doc_id", how="left")
     return {"report.md": render_markdown(corpus, shown, cleaned.removed_spans),
+            "report.html": render_html({"corpus": page_corpus, "lineage": shown, "removed_spans": cleaned.removed_spans,
+                                        "documents": None}),
             "summary.json": render_summary_json(batch.select(list(LINEAGE_SCHEMA)), cleaned.removed_spans)}
 
 
