@@ -96,6 +96,12 @@ class DedupConfig(_Section):
     containment_threshold: float = Field(default=0.6, gt=0, le=1)
     """A verified pair is a duplicate when this share of one document's (non-boilerplate) characters lie
     in 5-grams it shares with the other: a copy, a truncated preview, an excerpt, a copy with edits."""
+    short_chars: int = Field(default=200, ge=0)
+    """A pair whose shorter document has fewer fingerprint characters than this (a headline, a report title)
+    must meet `short_containment_threshold` instead: in a short text a series template ("燃气Ⅱ行业跟踪周报：…
+    关注…") covers 60% of two different issues."""
+    short_containment_threshold: float = Field(default=0.9, gt=0, le=1)
+    """Containment a pair with a short document needs (see `short_chars`)."""
     contained_length_ratio: float = Field(default=0.8, gt=0, le=1)
     """A duplicate is `contained` when it has less than this share of the other's characters (a preview,
     an excerpt), else `near_duplicate`."""

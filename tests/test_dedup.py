@@ -1,6 +1,7 @@
 """Dedup on the seeds and its building blocks."""
 
 import numpy as np
+import polars as pl
 import pytest
 from datasketch import MinHash
 
@@ -137,3 +138,25 @@ def test_a_chain_is_split_where_members_do_not_match_the_canonical():
     assert sorted(sorted(part.members) for part in settled) == [[0, 1], [2]]
     assert all(reason is not None for part in settled for member, reason in part.members.items()
                if member != part.canonical)
+
+
+SERIES_TITLES = [  # successive issues of one weekly series (../shared/corpus, eastmoney report titles)
+    "燃气Ⅱ行业跟踪周报：地缘冲突叠加需求偏弱，美气价格回落、欧洲气价高位回落、国内气价上涨；关注资源价值首华燃气+长协成本优势新奥股份",
+    "燃气Ⅱ行业跟踪周报：欧美周环比基本持平，亚洲现货及中国进口到岸价格下降；关注资源价值首华燃气+长协成本优势新奥股份、新奥能源",
+    "燃气Ⅱ行业跟踪周报：美国气价上涨，欧洲亚洲下跌，国内气价周环比略降；关注资源价值首华燃气+长协成本优势新奥股份、新奥能源",
+    "房地产行业2026年7月70个大中城市房价数据点评：7月70城房价环比跌幅持平；一线城市二手房房价环比5个月正增长",
+    "房地产行业2026年5月70个大中城市房价数据点评：70城新房房价环比跌幅持平、二手房房价跌幅扩大；一线城市房价环比持续",
+]
+
+
+def test_issues_of_one_title_series_stay_apart_but_a_retitled_copy_still_merges():
+    copy = SERIES_TITLES[0].replace("，", " ").replace("+", "与")  # punctuation-only edits of issue 1
+    ids = [f"t{index}" for index in range(len(SERIES_TITLES))] + ["copy"]
+    result = deduplicate(ids, [*SERIES_TITLES, copy], DedupConfig())
+    cluster = dict(zip(result.assignments["doc_id"], result.assignments["cluster_id"]))
+    assert len({cluster[f"t{index}"] for index in range(len(SERIES_TITLES))}) == len(SERIES_TITLES)
+    assert cluster["copy"] == cluster["t0"]
+    # the rule that keeps them apart is the short-text threshold, not chance
+    loose = deduplicate(ids, [*SERIES_TITLES, copy], DedupConfig(short_containment_threshold=0.6))
+    assert set(loose.assignments["status"]) == {"canonical", "duplicate"}
+    assert loose.assignments.filter(pl.col("status") == "duplicate").height > 1

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import polars as pl
@@ -172,8 +172,7 @@ def deduplicate(doc_ids: Sequence[str], texts: Sequence[str], config: DedupConfi
 
 
 def _swapped(pair: PairScore) -> PairScore:
-    return PairScore(pair.similarity, pair.right_in_left, pair.left_in_right, pair.number_difference,
-                     pair.length_ratio)
+    return replace(pair, left_in_right=pair.right_in_left, right_in_left=pair.left_in_right)
 
 
 def _assignment_rows(batch: FingerprintBatch, compared: list[int], settled: list, measured) -> list[tuple]:

@@ -60,6 +60,8 @@ class PairScore:
     than `min_numbers` such figures exist."""
     length_ratio: float
     """Characters of the shorter fingerprint over those of the longer."""
+    shorter_chars: int
+    """Characters of the shorter fingerprint."""
 
     def test(self, config: DedupConfig) -> Reason | None:
         """Which test the pair passes, or None: not duplicates.
@@ -69,7 +71,10 @@ class PairScore:
         """
         if self.number_difference is not None and self.number_difference > config.max_number_difference:
             return None
-        if max(self.left_in_right, self.right_in_left) < config.containment_threshold:
+        threshold = config.containment_threshold
+        if self.shorter_chars < config.short_chars:
+            threshold = max(threshold, config.short_containment_threshold)
+        if max(self.left_in_right, self.right_in_left) < threshold:
             return None
         return Reason.CONTAINED if self.length_ratio < config.contained_length_ratio else Reason.NEAR_DUPLICATE
 
@@ -85,6 +90,7 @@ def score_pair(left: Shingled, right: Shingled, shingle_size: int, min_numbers: 
         right_in_left=_covered_share(right, left_set, on_all, shingle_size),
         number_difference=number_difference(left.figures, right.figures, min_numbers),
         length_ratio=min(len(left.windows), len(right.windows)) / max(len(left.windows), len(right.windows), 1),
+        shorter_chars=min(len(left.windows), len(right.windows)) + shingle_size - 1,
     )
 
 
