@@ -18,7 +18,6 @@ import polars as pl
 from cleaners import ChainResult, clean_batch
 from fincorpus.config import Config
 from fincorpus.dedup import DedupResult, deduplicate
-from fincorpus.dedup.shingles import fingerprint_text
 from fincorpus.documents import METADATA_COLUMNS, RawDocument, Reason, Status
 from fincorpus.errors import OutputError
 from fincorpus.io.readers import check_output_outside, discover, read_all
@@ -113,23 +112,15 @@ def with_content(cleaned: CleanedBatch) -> pl.DataFrame:
 
 
 def dedup_documents(cleaned: CleanedBatch, config: Config, progress: Progress | None = None) -> DedupResult:
-    """Deduplicate the documents that still hold letters or digits after cleaning."""
+    """Deduplicate the documents that still hold letters or digits after cleaning. Lineage notes the ones too
+    short for near-duplicate matching (`dedup_note`), from the fingerprint lengths the engine measured."""
     kept = with_content(cleaned)
     result = deduplicate(kept["doc_id"].to_list(), kept["text"].to_list(), config.dedup, progress)
-    return replace(result, assignments=result.assignments.join(_short_notes(kept, config.dedup.min_chars),
-                                                               on="doc_id", how="left"))
-
-
-def _short_notes(documents: pl.DataFrame, min_chars: int) -> pl.DataFrame:
-    """`dedup_note` for documents too short for near-duplicate matching (fewer than `min_chars` fingerprint
-    characters): lineage says they were compared for exact duplicates only."""
-    # NFKC expands a character to at most 18, so longer texts cannot fall short: skip fingerprinting them.
-    short = documents.filter(pl.col("text").str.len_chars() < 18 * min_chars)
-    rows = [(doc_id, length) for doc_id, text in zip(short["doc_id"], short["text"])
-            if (length := len(fingerprint_text(text))) < min_chars]
-    notes = pl.DataFrame(rows, schema={"doc_id": pl.String, "length": pl.Int64}, orient="row")
-    return notes.select("doc_id", pl.format("{} letters/digits < dedup.min_chars {}: exact-duplicate matching only",
-                                            "length", pl.lit(min_chars)).alias("dedup_note"))
+    min_chars = config.dedup.min_chars
+    note = (pl.when(pl.col("fingerprint_chars") < min_chars)
+            .then(pl.format("{} letters/digits < dedup.min_chars {}: exact-duplicate matching only",
+                            "fingerprint_chars", pl.lit(min_chars))))
+    return replace(result, assignments=result.assignments.with_columns(note.alias("dedup_note")))
 
 
 def assemble(documents: list[RawDocument], cleaned: CleanedBatch, dedup: DedupResult) -> OutputTables:

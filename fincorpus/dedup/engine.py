@@ -42,6 +42,7 @@ DEDUP_SCHEMA = {
     "reason": pl.String,
     "similarity": pl.Float64,
     "containment": pl.Float64,
+    "fingerprint_chars": pl.Int64,  # letters and digits after folding: under `min_chars`, exact matching only
 }
 
 PAIRS_SCHEMA = {
@@ -186,18 +187,19 @@ def _assignment_rows(batch: FingerprintBatch, compared: list[int], settled: list
             canonical_row[compared[member]] = (canonical, reason, pair)
     rows = []
     for row, doc_id in enumerate(batch.doc_ids):
+        chars = len(batch.fingerprints[row])
         representative = int(batch.representative[row])
         canonical, reason, pair = canonical_row.get(representative, (representative, None, None))
         canonical_id = batch.doc_ids[canonical]
         cluster_id = cluster_id_of(canonical_id)
         if row == canonical:
-            rows.append((doc_id, cluster_id, canonical_id, Status.CANONICAL.value, None, 1.0, 1.0))
+            rows.append((doc_id, cluster_id, canonical_id, Status.CANONICAL.value, None, 1.0, 1.0, chars))
         elif batch.exact[row] == batch.exact[canonical]:
             rows.append((doc_id, cluster_id, canonical_id, Status.DUPLICATE.value, Reason.EXACT_DUPLICATE.value,
-                         1.0, 1.0))
+                         1.0, 1.0, chars))
         else:
             rows.append((doc_id, cluster_id, canonical_id, Status.DUPLICATE.value, reason.value,
-                         round(pair.similarity, 4), round(pair.left_in_right, 4)))
+                         round(pair.similarity, 4), round(pair.left_in_right, 4), chars))
     return rows
 
 
