@@ -125,12 +125,26 @@ class DedupConfig(_Section):
     canonical: CanonicalConfig = CanonicalConfig()
 
 
+class IndexConfig(_Section):
+    """Where a store keeps its dedup index (`fincorpus.store.shared_index`); any choice gives the same result."""
+
+    backend: Literal["parquet", "redis"] = "parquet"
+    """`parquet`: band tables beside each generation (the store's directory, shared storage for a cluster).
+    `redis`: datasketch's MinHashLSH on the Redis server at `redis_url`, filled from the store as needed."""
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    """`redis` only: the server, as `redis://[:password@]host:port/db`."""
+    redis_prefix: str | None = None
+    """`redis` only: prefix of the index's keys; null derives one from the store's absolute path."""
+
+
 class StoreConfig(_Section):
     """How `fincorpus update` finds stored documents that a new batch may duplicate (see `fincorpus.store`)."""
 
     index_threshold: float = Field(default=0.2, gt=0, lt=1)
     """Jaccard threshold of the banded signature index over the stored documents; low, so that a preview
     holding a quarter of a stored report (or a report whose preview is stored) is still proposed."""
+    index: IndexConfig = IndexConfig()
+    """Where the index lives; not part of the store's settings: switching it on an existing store is safe."""
 
 
 class EngineConfig(_Section):

@@ -93,7 +93,7 @@ class StoreLayout:
     def open(self, config: Config, create: bool) -> None:
         """Check (or, with `create`, start) the store: layout format and the settings signatures depend on."""
         wanted = {"format": FORMAT, "dedup": config.dedup.model_dump(mode="json"),
-                  "store": config.store.model_dump(mode="json")}
+                  "store": config.store.model_dump(mode="json", exclude={"index"})}
         if not self.settings_path.is_file():
             if self.root.is_dir() and any(not entry.name.startswith(".") for entry in self.root.iterdir()):
                 raise UserError(f"--store {self.root} is not a fincorpus store (no store.json) and not empty: "

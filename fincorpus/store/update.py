@@ -22,7 +22,7 @@ import numpy as np
 import polars as pl
 
 from fincorpus.config import Config
-from fincorpus.dedup.incremental import index_shingles, stored_candidates
+from fincorpus.dedup.incremental import index_shingles
 from fincorpus.dedup.shingles import exact_hash, fingerprint_text
 from fincorpus.dedup.signatures import Signer
 from fincorpus.documents import METADATA_COLUMNS, RawDocument, Reason, Status
@@ -37,6 +37,7 @@ from fincorpus.report.html import render_html
 from fincorpus.store.layout import (
     REJECTED_SCHEMA, STORED_DOCUMENTS_SCHEMA, STORE_LINEAGE_SCHEMA, StoreLayout, StoreState, signatures_schema,
 )
+from fincorpus.store.shared_index import open_index, touched_documents
 
 _CLUSTER_COLUMNS = ("status", "reason", "detail", "cluster_id", "canonical_id", "similarity", "containment")
 
@@ -101,21 +102,6 @@ def sign_documents(doc_ids: list[str], texts: list[str], config: Config) -> pl.D
     return frame.with_columns(pl.when(pl.col("shingles") > 0).then(pl.col("signature")).alias("signature"))
 
 
-def touched_documents(new: pl.DataFrame, layout: StoreLayout, generation: int, config: Config) -> set[str]:
-    """Stored documents the new ones may duplicate: the same exact hash, or proposed by the banded index."""
-    parts = layout.parts("signatures.parquet", generation)
-    if not parts:
-        return set()
-    stored = pl.read_parquet(parts)
-    exact = set(stored.filter(pl.col("exact_hash").is_in(new["exact_hash"].implode()))["doc_id"].to_list())
-    compared_new = new.filter(pl.col("shingles") > 0)
-    compared_stored = stored.filter(pl.col("shingles") > 0)
-    pairs = stored_candidates(compared_new["signature"].to_numpy(), compared_new["shingles"].to_numpy(),
-                              compared_stored["signature"].to_numpy(), compared_stored["shingles"].to_numpy(),
-                              config.store.index_threshold, config.dedup.candidate_threshold)
-    return exact | set(compared_stored["doc_id"].gather(pairs[:, 1]).to_list())
-
-
 def stored_texts(layout: StoreLayout, generation: int, doc_ids: Iterable[str]) -> pl.DataFrame:
     wanted = pl.Series(sorted(set(doc_ids)), dtype=pl.String)
     parts = layout.parts("documents.parquet", generation)
@@ -156,7 +142,8 @@ def _apply_locked(documents: list[RawDocument], layout: StoreLayout, state: Stor
     say("deduplicate")
     kept = with_content(cleaned)
     signed = sign_documents(kept["doc_id"].to_list(), kept["text"].to_list(), config)
-    touched = touched_documents(signed, layout, state.generation, config)
+    index = open_index(layout, config)
+    touched = touched_documents(signed, layout, index, state.generation, config)
     clusters = state.lineage.filter(pl.col("doc_id").is_in(list(touched)))["cluster_id"].drop_nulls().unique()
     members = state.lineage.filter(pl.col("cluster_id").is_in(clusters.implode()))
     old = stored_texts(layout, state.generation, members["doc_id"].to_list())
@@ -183,9 +170,11 @@ def _apply_locked(documents: list[RawDocument], layout: StoreLayout, state: Stor
         "signatures": signed,
         "removed_spans": cleaned.removed_spans.sort("doc_id", "start", "end", "rule"),
         "batch": batch,
+        **index.generation_tables(signed),
     }, _batch_reports(batch, lineage, cleaned))
     say("commit")
     layout.commit(generation, lineage, pl.concat([state.rejected, plan.rejected]).sort("doc_id", "input_hash"))
+    index.committed(generation)
     return UpdateResult(layout.root, generation, True, _summary(plan, added_lineage, lineage, generation, superseded),
                         batch)
 
