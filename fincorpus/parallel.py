@@ -13,7 +13,7 @@ import multiprocessing
 import os
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from functools import lru_cache, partial
 from typing import TypeVar
 
@@ -39,6 +39,52 @@ def map_batches(function: Callable[[Sequence[Item]], list[Result]], items: Seque
         return [result for batch in batches for result in function(batch)]
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(_start_method())) as pool:
         return [result for chunk in pool.map(function, batches) for result in chunk]
+
+
+class Workers:
+    """One pool of worker processes for a whole streamed build, started on first use and reused by every
+    batch (a pool per batch would start the workers again each time). `submit` hands a batch's tasks to the
+    pool and returns at once, so this process can read the next batch meanwhile; `Pending.result()` gives
+    the results in input order, as `map_batches` does.
+
+    >>> with Workers(EngineConfig(local_workers=1)) as workers:
+    ...     workers.submit(lambda batch: [item * 2 for item in batch], [1, 2, 3]).result()
+    [2, 4, 6]
+    """
+
+    def __init__(self, engine: EngineConfig) -> None:
+        self._engine = engine
+        self._pool: Executor | None = None
+
+    def __enter__(self) -> "Workers":
+        return self
+
+    def __exit__(self, *_) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+
+    def submit(self, function: Callable[[Sequence[Item]], list[Result]], items: Sequence[Item]) -> "Pending[Result]":
+        size = self._engine.batch_docs
+        batches = [items[start:start + size] for start in range(0, len(items), size)]
+        if min(worker_count(self._engine), len(batches)) < 2:
+            return Pending(done=[result for batch in batches for result in function(batch)])
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(max_workers=worker_count(self._engine),
+                                             mp_context=multiprocessing.get_context(_start_method()))
+        return Pending(futures=[self._pool.submit(function, batch) for batch in batches])
+
+
+class Pending:
+    """The results of one `Workers.submit`, in input order."""
+
+    def __init__(self, done: list | None = None, futures: list[Future] | None = None) -> None:
+        self._done, self._futures = done, futures or []
+
+    def result(self) -> list:
+        if self._done is None:
+            self._done = [result for future in self._futures for result in future.result()]
+        return self._done
 
 
 @lru_cache(maxsize=4)

@@ -8,7 +8,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -21,7 +22,8 @@ from fincorpus.dedup import DedupResult, deduplicate
 from fincorpus.documents import METADATA_COLUMNS, RawDocument, Reason, Status
 from fincorpus.errors import OutputError
 from fincorpus.io.readers import check_output_outside, discover, read_all
-from fincorpus.io.writers import describe_os_error, staged_directory, write_manifest, write_parquet_atomic
+from fincorpus.io.writers import (describe_os_error, staged_directory, work_directory, write_manifest,
+                                  write_parquet_atomic)
 from fincorpus.lineage import (CORPUS_SCHEMA, DOCUMENTS_SCHEMA, LINEAGE_SCHEMA, REMOVED_SPANS_SCHEMA,
                                check_accounting, verify_written)
 from fincorpus.parallel import first_pass_cleaning
@@ -55,10 +57,30 @@ class OutputTables:
                 "documents": self.documents}
 
 
+class WrittenTables:
+    """The output tables of a written directory: lineage as the build held it (no texts), the others read
+    from their Parquet files when asked for (they hold every text)."""
+
+    def __init__(self, directory: Path, lineage: pl.DataFrame) -> None:
+        self.directory = directory
+        self.lineage = lineage
+
+    def _read(self, name: str) -> pl.DataFrame:
+        return pl.read_parquet(self.directory / f"{name}.parquet")
+
+    corpus = property(lambda self: self._read("corpus"))
+    removed_spans = property(lambda self: self._read("removed_spans"))
+    documents = property(lambda self: self._read("documents"))
+
+    def as_dict(self) -> dict[str, pl.DataFrame]:
+        return {name: getattr(self, name) for name in ("corpus", "lineage", "removed_spans", "documents")}
+
+
 @dataclass(frozen=True, slots=True)
 class BuildResult:
     out: Path
-    tables: OutputTables
+    tables: OutputTables | WrittenTables
+    """The tables as written (a streamed build reads them from `out` when asked: they may be large)."""
     summary: dict
 
 
@@ -115,7 +137,14 @@ def dedup_documents(cleaned: CleanedBatch, config: Config, progress: Progress | 
     """Deduplicate the documents that still hold letters or digits after cleaning. Lineage notes the ones too
     short for near-duplicate matching (`dedup_note`), from the fingerprint lengths the engine measured."""
     kept = with_content(cleaned)
-    result = deduplicate(kept["doc_id"].to_list(), kept["text"].to_list(), config.dedup, progress)
+    return dedup_texts(kept["doc_id"].to_list(), kept["text"].to_list(), config, progress)
+
+
+def dedup_texts(doc_ids: Sequence[str], texts: Sequence[str], config: Config,
+                progress: Progress | None = None) -> DedupResult:
+    """`deduplicate` with lineage's note on documents too short for near-duplicate matching (`dedup_note`).
+    `texts` may be any sequence, such as the cleaned texts of a streamed build on disk."""
+    result = deduplicate(doc_ids, texts, config.dedup, progress)
     min_chars = config.dedup.min_chars
     note = (pl.when(pl.col("fingerprint_chars") < min_chars)
             .then(pl.format("{} letters/digits < dedup.min_chars {}: exact-duplicate matching only",
@@ -123,31 +152,47 @@ def dedup_documents(cleaned: CleanedBatch, config: Config, progress: Progress | 
     return replace(result, assignments=result.assignments.with_columns(note.alias("dedup_note")))
 
 
-def assemble(documents: list[RawDocument], cleaned: CleanedBatch, dedup: DedupResult) -> OutputTables:
-    """Join reading, cleaning and dedup into the three output tables, sorted by doc_id."""
-    raw = pl.DataFrame(
+RAW_SCHEMA = {key: pl.String for key in ("doc_id", "source", "input_hash", "encoding", "read_status", "read_reason",
+                                         "read_detail", *METADATA_COLUMNS)}
+"""What reading says of each document, as the lineage join takes it."""
+
+
+def raw_frame(documents: Iterable[RawDocument]) -> pl.DataFrame:
+    """One row per document as read (RAW_SCHEMA), without its text."""
+    return pl.DataFrame(
         [(doc.doc_id, doc.source, doc.input_hash, doc.encoding, doc.status and doc.status.value,
           doc.reason and doc.reason.value, doc.detail, *(doc.metadata.get(key) for key in METADATA_COLUMNS))
          for doc in documents],
-        schema=["doc_id", "source", "input_hash", "encoding", "read_status", "read_reason", "read_detail",
-                *METADATA_COLUMNS],
-        orient="row", schema_overrides={key: pl.String for key in ("doc_id", "source", "input_hash", "encoding",
-                                                                   "read_status", "read_reason", "read_detail",
-                                                                   *METADATA_COLUMNS)},
-    )
-    assignments = dedup.assignments
+        schema=RAW_SCHEMA, orient="row")
+
+
+def lineage_join(read_and_cleaned: pl.DataFrame, assignments: pl.DataFrame) -> pl.DataFrame:
+    """Reading (RAW_SCHEMA), cleaning (chars_* of the readable documents, null for the others) and dedup
+    joined per document, with the final status, reason and detail."""
     if "dedup_note" not in assignments.columns:
         assignments = assignments.with_columns(pl.lit(None, pl.String).alias("dedup_note"))
-    joined = (raw.join(cleaned.documents, on="doc_id", how="left")
-              .join(assignments, on="doc_id", how="left")
-              .with_columns(_status_columns()))
-    lineage = joined.select(list(LINEAGE_SCHEMA)).cast(LINEAGE_SCHEMA).sort("doc_id")
+    return read_and_cleaned.join(assignments, on="doc_id", how="left").with_columns(_status_columns())
+
+
+def lineage_of(joined: pl.DataFrame) -> pl.DataFrame:
+    return joined.select(list(LINEAGE_SCHEMA)).cast(LINEAGE_SCHEMA).sort("doc_id")
+
+
+def corpus_of(joined: pl.DataFrame, schema: dict[str, pl.DataType] = CORPUS_SCHEMA) -> pl.DataFrame:
+    """The canonical rows with their clusters' members, in `schema`'s columns (without `text` for a build
+    whose texts stay on disk)."""
     members = (joined.filter(pl.col("cluster_id").is_not_null())
                .group_by("cluster_id").agg(pl.col("doc_id").sort().alias("member_ids")))
-    corpus = (joined.filter(pl.col("status") == Status.CANONICAL.value)
-              .join(members, on="cluster_id", how="left")
-              .select(list(CORPUS_SCHEMA)).cast(CORPUS_SCHEMA).sort("doc_id"))
-    return OutputTables(corpus, lineage, cleaned.removed_spans.sort("doc_id", "start", "end", "rule"),
+    return (joined.filter(pl.col("status") == Status.CANONICAL.value)
+            .join(members, on="cluster_id", how="left")
+            .select(list(schema)).cast(schema).sort("doc_id"))
+
+
+def assemble(documents: list[RawDocument], cleaned: CleanedBatch, dedup: DedupResult) -> OutputTables:
+    """Join reading, cleaning and dedup into the output tables, sorted by doc_id."""
+    joined = lineage_join(raw_frame(documents).join(cleaned.documents, on="doc_id", how="left"), dedup.assignments)
+    lineage = lineage_of(joined)
+    return OutputTables(corpus_of(joined), lineage, cleaned.removed_spans.sort("doc_id", "start", "end", "rule"),
                         _documents_table(documents, cleaned, lineage))
 
 
@@ -204,19 +249,37 @@ def write_outputs(tables: OutputTables, out: Path) -> None:
         raise OutputError(describe_os_error(exc, out)) from None
 
 
+@contextmanager
+def work_for(out: Path) -> Iterator[Path]:
+    """The work directory of a streamed build into `out` (beside it, removed at the end). An OSError in the
+    block (the work directory or an output cannot be written; reading quarantines instead) becomes a
+    one-line `OutputError`."""
+    try:
+        with work_directory(out) as work:
+            yield work
+    except OSError as exc:
+        raise OutputError(describe_os_error(exc, out)) from None
+
+
 def build(inputs: Iterable[str | Path], out: str | Path, config: Config, progress: Progress | None = None) -> BuildResult:
-    """Read, clean, deduplicate and write a corpus with lineage. The library entry point of `fincorpus build`."""
+    """Read, clean, deduplicate and write a corpus with lineage. The library entry point of `fincorpus build`.
+
+    Streamed in batches of `engine.stream_docs` documents (`fincorpus.stream`): memory grows with the number
+    of documents, not with their text."""
+    from fincorpus import stream
+
     say = progress or (lambda stage: None)
     out = Path(out)
     check_output_outside(inputs := list(inputs), out)
-    say("read")
-    documents = read_documents(inputs, config)
-    say("clean")
-    cleaned = clean_documents(documents, config)
-    say("deduplicate")
-    dedup = dedup_documents(cleaned, config, say)
-    say("write")
-    tables = assemble(documents, cleaned, dedup)
-    check_accounting([doc.doc_id for doc in documents], tables.lineage, tables.corpus)
-    write_outputs(tables, out)
-    return BuildResult(out, tables, summarize(tables.lineage))
+    with work_for(out) as work:
+        say("read+clean")
+        first = stream.read_and_clean(inputs, config, work)
+        say("templates")
+        cleaned = stream.finish_cleaning(first, config)
+        say("deduplicate")
+        dedup = stream.dedup_cleaned(cleaned, config, say)
+        say("write")
+        tables = stream.assemble_index(cleaned, dedup)
+        check_accounting(cleaned.index["doc_id"].to_list(), tables.lineage, tables.corpus)
+        stream.write_streamed(cleaned, tables, out)
+    return BuildResult(out, WrittenTables(out, tables.lineage), summarize(tables.lineage))

@@ -7,7 +7,7 @@ from pathlib import Path
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
-from fincorpus import partitions, pipeline
+from fincorpus import partitions, pipeline, stream
 from fincorpus.config import Config
 from fincorpus.errors import OutputError
 from fincorpus.lineage import check_accounting
@@ -21,14 +21,21 @@ def io_may_clear(_task, _run, state) -> bool:
     return isinstance(failure, (OSError, OutputError))
 
 
-# Documents move between tasks in memory; hashing them for a cache key would cost more than the work.
-read_documents = task(pipeline.read_documents, name="read", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=1,
-                      retry_condition_fn=io_may_clear)
-clean_documents = task(pipeline.clean_documents, name="clean", cache_policy=NO_CACHE)
+# Documents move between tasks in memory (or on disk); hashing them for a cache key would cost more than the work.
+# The in-memory stages, for `engine.kind: dask`:
 dedup_documents = task(pipeline.dedup_documents, name="deduplicate", cache_policy=NO_CACHE)
 assemble = task(pipeline.assemble, name="assemble", cache_policy=NO_CACHE)
 write_outputs = task(pipeline.write_outputs, name="write", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=1,
                      retry_condition_fn=io_may_clear)
+
+# The local engine's stages, streamed in batches through a work directory (see `fincorpus.stream`).
+read_and_clean = task(stream.read_and_clean, name="read+clean", cache_policy=NO_CACHE, retries=2,
+                      retry_delay_seconds=1, retry_condition_fn=io_may_clear)
+finish_cleaning = task(stream.finish_cleaning, name="finish-cleaning", cache_policy=NO_CACHE)
+dedup_cleaned = task(stream.dedup_cleaned, name="deduplicate", cache_policy=NO_CACHE)
+assemble_index = task(stream.assemble_index, name="assemble", cache_policy=NO_CACHE)
+write_streamed = task(stream.write_streamed, name="write", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=1,
+                      retry_condition_fn=io_may_clear)
 
 # The same stages per partition of the input files, for `engine.kind: dask` (see `fincorpus.partitions`).
 read_partition = task(partitions.read_partition, name="read-partition", cache_policy=NO_CACHE, retries=2,
@@ -58,15 +65,17 @@ def build_corpus(inputs: list[str], out: str, config: Config) -> dict:
         documents, cleaned, doc_ids = _read_and_clean_partitions(inputs, config)
         dedup = dedup_documents.submit(cleaned, config)
         tables = assemble.submit(documents, cleaned, dedup).result()
-    else:
-        documents = read_documents(inputs, config)
-        cleaned = clean_documents(documents, config)
-        dedup = dedup_documents(cleaned, config)
-        tables = assemble(documents, cleaned, dedup)
-        doc_ids = [doc.doc_id for doc in documents]
-    check_accounting(doc_ids, tables.lineage, tables.corpus)
-    write_outputs(tables, Path(out))
-    return summarize(tables.lineage)
+        check_accounting(doc_ids, tables.lineage, tables.corpus)
+        write_outputs(tables, Path(out))
+        return summarize(tables.lineage)
+    with pipeline.work_for(Path(out)) as work:
+        first = read_and_clean(inputs, config, work)
+        cleaned = finish_cleaning(first, config)
+        dedup = dedup_cleaned(cleaned, config)
+        index = assemble_index(cleaned, dedup)
+        check_accounting(cleaned.index["doc_id"].to_list(), index.lineage, index.corpus)
+        write_streamed(cleaned, index, Path(out))
+    return summarize(index.lineage)
 
 
 def read_partitions(inputs: list[str], config: Config):

@@ -18,7 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 import fincorpus.io.writers as writers
-import fincorpus.pipeline as pipeline
+import fincorpus.stream as stream
 from fincorpus.cli import app
 from fincorpus.config import Config
 from fincorpus.errors import AccountingError, UserError
@@ -79,11 +79,12 @@ def fail_on_call(number: int, original):
 
 
 FAILURE_POINTS = {
-    "first parquet of the staging directory": (pipeline, "write_parquet_atomic", 1),
-    "a later parquet, others already staged": (pipeline, "write_parquet_atomic", 3),
-    "rendering the reports": (pipeline, "write_reports", 1),
-    "checking the staged tables": (pipeline, "verify_written", 1),
-    "writing the manifest": (pipeline, "write_manifest", 1),
+    "first parquet of the staging directory": (stream, "parquet_rows_atomic", 1),
+    "a later parquet, others already staged": (stream, "parquet_rows_atomic", 3),
+    "the last parquet": (stream, "write_parquet_atomic", 1),
+    "rendering the reports": (stream, "write_reports", 1),
+    "checking the staged tables": (stream, "verify_written", 1),
+    "writing the manifest": (stream, "write_manifest", 1),
     "between writing and switching": (writers, "switch_in", 1),
 }
 
@@ -129,7 +130,7 @@ def test_outputs_parked_by_a_killed_fallback_switch_are_put_back_by_the_next_run
 
 def test_exception_in_a_stage_before_writing_keeps_previous_outputs(previous_build, monkeypatch):
     out, before, second = previous_build
-    monkeypatch.setattr(pipeline, "dedup_documents", fail_on_call(1, pipeline.dedup_documents))
+    monkeypatch.setattr(stream, "dedup_cleaned", fail_on_call(1, stream.dedup_cleaned))
     with pytest.raises(Boom):
         build([second], out, Config())
     assert snapshot(out) == before
@@ -137,12 +138,12 @@ def test_exception_in_a_stage_before_writing_keeps_previous_outputs(previous_bui
 
 def test_broken_accounting_fails_loudly_and_switches_nothing_in(previous_build, monkeypatch):
     out, before, second = previous_build
-    original = pipeline.assemble
+    original = stream.assemble_index
 
     def lose_a_row(*args):
         tables = original(*args)
-        return pipeline.OutputTables(tables.corpus, tables.lineage.head(tables.lineage.height - 1), tables.removed_spans)
-    monkeypatch.setattr(pipeline, "assemble", lose_a_row)
+        return stream.IndexTables(tables.lineage.head(tables.lineage.height - 1), tables.corpus)
+    monkeypatch.setattr(stream, "assemble_index", lose_a_row)
     with pytest.raises(AccountingError, match="lineage has 1 rows for 2 inputs"):
         build([second], out, Config())
     assert snapshot(out) == before
@@ -159,10 +160,10 @@ def test_a_directory_fincorpus_did_not_write_is_never_replaced(tmp_path):
 def test_disk_full_or_permission_denied_is_one_line_exit_2(previous_build, monkeypatch, code, words):
     out, before, second = previous_build
 
-    def refuse(frame, path):
+    def refuse(path, schema):
         raise (PermissionError if code == errno.EACCES else OSError)(code, "Permission denied" if code == errno.EACCES
                                                                       else "No space left on device", str(path))
-    monkeypatch.setattr(pipeline, "write_parquet_atomic", refuse)
+    monkeypatch.setattr(stream, "parquet_rows_atomic", refuse)
     result = CliRunner().invoke(app, ["build", str(second), "--out", str(out), "--no-prefect"])
     assert result.exit_code == 2
     assert words in result.output and "another --out" in result.output
@@ -208,7 +209,7 @@ CHILD = textwrap.dedent("""
 
 KILL_POINTS = {
     "while reading": ("fincorpus.io.readers", "read_file", 1),
-    "with half the outputs staged": ("fincorpus.pipeline", "write_parquet_atomic", 2),
+    "with half the outputs staged": ("fincorpus.stream", "parquet_rows_atomic", 2),
     "with every output staged, before the switch": ("fincorpus.io.writers", "switch_in", 1),
 }
 
@@ -241,14 +242,14 @@ def test_a_killed_build_leaves_previous_outputs_and_the_next_run_completes(previ
 
 def test_a_summary_that_disagrees_with_lineage_fails_before_the_switch(previous_build, monkeypatch):
     out, before, second = previous_build
-    original = pipeline.write_reports
+    original = stream.write_reports
 
     def miscount(directory, tables):
         written = original(directory, tables)
         summary = json.loads((directory / "summary.json").read_text(encoding="utf-8"))
         (directory / "summary.json").write_text(json.dumps(summary | {"quarantined": 7}), encoding="utf-8")
         return written
-    monkeypatch.setattr(pipeline, "write_reports", miscount)
+    monkeypatch.setattr(stream, "write_reports", miscount)
     with pytest.raises(AccountingError, match="summary says quarantined=7 but lineage has 0"):
         build([second], out, Config())
     assert snapshot(out) == before
@@ -265,8 +266,8 @@ def test_the_flow_retries_a_write_that_fails_once(prefect_harness, previous_buil
         if len(calls) == 1:
             raise OSError(errno.EIO, "Input/output error", str(path))
         return original(frame, path)
-    original = pipeline.write_parquet_atomic
-    monkeypatch.setattr(pipeline, "write_parquet_atomic", flaky)
+    original = stream.write_parquet_atomic
+    monkeypatch.setattr(stream, "write_parquet_atomic", flaky)
     summary = build_corpus([str(second)], str(out), Config())
     assert summary["documents_in"] == 2 and verify_manifest(out) == []
     assert calls.count(calls[0]) == 2  # the write task ran again, into a fresh staging directory

@@ -29,6 +29,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
 import xxhash
 
 from fincorpus.errors import UserError
@@ -45,6 +47,7 @@ _UNMARKED_OUTPUTS = frozenset({"corpus.parquet", "lineage.parquet", "removed_spa
 """What a build wrote before manifests existed: a directory holding only these may be replaced too."""
 _STAGING = ".{name}.staging-"
 _PREVIOUS = ".{name}.previous-"
+_WORK = ".{name}.work-"
 _LOCK = ".{name}.lock"
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
@@ -85,7 +88,9 @@ def staging_directory(parent: Path, prefix: str) -> Path:
     return staging
 
 
-def _atomic(path: Path, write: Callable[[Path], None]) -> None:
+@contextmanager
+def _atomic_path(path: Path) -> Iterator[Path]:
+    """A temporary path beside `path` to write; renamed to `path` (after fsync) when the block ends cleanly."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(handle)
@@ -93,7 +98,7 @@ def _atomic(path: Path, write: Callable[[Path], None]) -> None:
     # Outputs are for others to read too (a reviewer opening report.html): mkstemp's 0600 is not wanted.
     os.chmod(temp, 0o666 & ~_umask())
     try:
-        write(temp)
+        yield temp
         with open(temp, "rb+") as stream:
             os.fsync(stream.fileno())
         os.replace(temp, path)
@@ -102,9 +107,77 @@ def _atomic(path: Path, write: Callable[[Path], None]) -> None:
         raise
 
 
+def _atomic(path: Path, write: Callable[[Path], None]) -> None:
+    with _atomic_path(path) as temp:
+        write(temp)
+
+
+PARQUET_ROW_GROUP_ROWS = 4096
+"""Rows per row group of every output table: fixed, so a file's bytes depend on its rows alone."""
+
+
+class ParquetRows:
+    """Rows appended in frames of any size, written in row groups of exactly `PARQUET_ROW_GROUP_ROWS` (the
+    last one shorter): a table written in one frame or in a thousand has the same bytes. Zstd level 3 and
+    no statistics, so that a re-run is byte-identical too."""
+
+    def __init__(self, path: Path, schema: dict[str, pl.DataType]) -> None:
+        self._schema = pl.DataFrame(schema=schema).to_arrow(compat_level=pl.CompatLevel.oldest()).schema
+        self._names = list(schema)
+        self._writer = pq.ParquetWriter(path, self._schema, compression="zstd", compression_level=3,
+                                        write_statistics=False)
+        self._pending: list[pa.Table] = []
+        self._pending_rows = 0
+
+    def write(self, frame: pl.DataFrame) -> None:
+        if frame.height == 0:
+            return
+        table = frame.select(self._names).to_arrow(compat_level=pl.CompatLevel.oldest()).cast(self._schema)
+        self._pending.append(table)
+        self._pending_rows += table.num_rows
+        if self._pending_rows >= PARQUET_ROW_GROUP_ROWS:
+            self._flush(final=False)
+
+    def _flush(self, final: bool) -> None:
+        rows = pa.concat_tables(self._pending) if self._pending else self._schema.empty_table()
+        start = 0
+        while rows.num_rows - start >= PARQUET_ROW_GROUP_ROWS or (final and start < rows.num_rows):
+            # One contiguous chunk per column: pages are cut by size, never where the frames happened to end.
+            group = rows.slice(start, PARQUET_ROW_GROUP_ROWS).combine_chunks()
+            self._writer.write_table(group, row_group_size=PARQUET_ROW_GROUP_ROWS)
+            start += PARQUET_ROW_GROUP_ROWS
+        rest = rows.slice(start)
+        self._pending, self._pending_rows = ([rest] if rest.num_rows else []), rest.num_rows
+
+    def close(self) -> None:
+        self._flush(final=True)
+        self._writer.close()
+
+    def abandon(self) -> None:
+        """Close the file without writing what is pending (it is about to be removed)."""
+        try:
+            self._writer.close()
+        except (OSError, pa.ArrowException):
+            pass
+
+
+@contextmanager
+def parquet_rows_atomic(path: Path, schema: dict[str, pl.DataType]) -> Iterator[ParquetRows]:
+    """A `ParquetRows` writer into `path`, which appears whole when the block ends without an exception."""
+    with _atomic_path(path) as temp:
+        writer = ParquetRows(temp, schema)
+        try:
+            yield writer
+        except BaseException:
+            writer.abandon()
+            raise
+        writer.close()
+
+
 def write_parquet_atomic(frame: pl.DataFrame, path: Path) -> None:
-    # Statistics off and a fixed compression level keep a re-run byte-identical.
-    _atomic(path, lambda temp: frame.write_parquet(temp, compression="zstd", compression_level=3, statistics=False))
+    """`frame` as one Parquet file, with the same bytes as the same rows streamed through `parquet_rows_atomic`."""
+    with parquet_rows_atomic(path, dict(frame.schema)) as writer:
+        writer.write(frame)
 
 
 def write_text_atomic(text: str, path: Path) -> None:
@@ -162,6 +235,20 @@ def recover(target: Path) -> None:
             shutil.rmtree(leftover, ignore_errors=True)
     for leftover in parent.glob(_STAGING.format(name=name) + "*"):
         shutil.rmtree(leftover, ignore_errors=True)
+    for leftover in parent.glob(_WORK.format(name=name) + "*"):
+        if not _running(leftover.name.rsplit("-", 1)[-1].split(".", 1)[0]):
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _running(pid: str) -> bool:
+    """Whether process `pid` is alive (its scratch directory is still in use)."""
+    try:
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def check_replaceable(target: Path) -> None:
@@ -217,6 +304,20 @@ def staged_directory(target: Path) -> Iterator[Path]:
             switch_in(staging, target)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+
+
+@contextmanager
+def work_directory(target: Path) -> Iterator[Path]:
+    """A scratch directory beside `target` (same file system, out of any input) for the tables a streamed
+    build spills between its passes, `.<name>.work-<pid>.<random>`; removed when the block ends, and by
+    `recover` after a killed run."""
+    target = Path(os.path.abspath(target))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    work = staging_directory(target.parent, _WORK.format(name=target.name) + f"{os.getpid()}.")
+    try:
+        yield work
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def _file_hash(path: Path) -> str:
