@@ -10,8 +10,10 @@ UTF-8 bytes of the input text), peak RSS, pair F1 against the corpus's families 
 and, for fincorpus, each stage of `fincorpus build --no-prefect`:
 
 - `fincorpus`: `pipeline.build` (read, clean, deduplicate, write every output), stages timed through its
-  progress callback: read, clean, shingles (fingerprints, 5-grams, boilerplate), signatures, lsh+verify
-  (LSH Ensemble candidates, verification, clusters, canonical choice), write (tables, reports, manifest);
+  progress callback: read+clean (reading overlaps the workers' cleaning, batch by batch), templates (the
+  batch's template lines, then each batch finished and written as runs), shingles (fingerprints, 5-grams,
+  boilerplate), signatures, lsh+verify (LSH Ensemble candidates, verification, clusters, canonical choice),
+  write (the runs merged into every output, reports, manifest);
 - `rensa`: rensa 0.5 as documented, `RMinHash(num_perm=128)` + `RMinHashLSH(threshold=0.8, num_bands=16)`
   over character 5-grams of the raw text, candidates kept at estimated Jaccard >= 0.8;
 - `datasketch-bulk`: `MinHash.bulk` with an xxhash 32-bit hash function, `MinHashLSH` insertion session;

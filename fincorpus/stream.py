@@ -181,8 +181,9 @@ def dedup_cleaned(cleaned: CleanedRuns, config: Config, progress: Progress | Non
     """Deduplicate the documents that still hold letters or digits, in reading order, their cleaned texts
     read from the runs as the engine asks for them."""
     content = cleaned.index.filter(pl.col("has_content"))
+    # The cache holds one batch's row groups: within a batch, reading order is not the run's doc_id order.
     texts = RunTexts(cleaned.document_runs(), content["run"].to_numpy(), content["row"].to_numpy(), "text",
-                     cache_groups=2 * (cleaned.batch_docs // RUN_ROW_GROUP_ROWS + 1))
+                     cache_groups=cleaned.batch_docs // RUN_ROW_GROUP_ROWS + 2)
     return dedup_texts(content["doc_id"].to_list(), texts, config, progress)
 
 

@@ -59,7 +59,8 @@ class _RunCursor:
         self._file.close()
 
 
-def merge_runs(paths: Sequence[Path], order: pl.DataFrame, by: Sequence[str], chunk_rows: int) -> Iterator[pl.DataFrame]:
+def merge_runs(paths: Sequence[Path], order: pl.DataFrame, by: Sequence[str],
+               chunk_rows: int) -> Iterator[pl.DataFrame]:
     """The rows of the runs at `paths` in global order, `chunk_rows` of `order`'s rows at a time.
 
     `order` lists, in the global order, the run each key comes from (`run`, an index into `paths`) and how
