@@ -17,6 +17,10 @@ from cleaners.chrome import chrome_rules, read_rule_files
 from fincorpus.errors import UserError
 
 
+MAX_TITLE_CHARS = 1000
+"""Largest `dedup.title_chars`: verification aligns two texts (difflib) only when both are this short."""
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -102,6 +106,15 @@ class DedupConfig(_Section):
     关注…") covers 60% of two different issues."""
     short_containment_threshold: float = Field(default=0.9, gt=0, le=1)
     """Containment a pair with a short document needs (see `short_chars`)."""
+    title_chars: int = Field(default=120, ge=0, le=MAX_TITLE_CHARS)
+    """Two documents both under this many fingerprint characters are compared as titles or headlines (those of
+    ../shared/corpus have at most 93): a republished title differs from its source at its ends only (a site
+    suffix, a source tag, a cut), the next issue of a title series inside ("…周报：欧洲亚洲气价下跌…" and
+    "…欧洲亚洲美国气价下跌…"). So they are different items when they differ inside by more than
+    `title_max_inner_edits` characters, or at all where a figure after the same words differs ("2026年6月",
+    "2026年7月"). Longer short texts (a templated note of three paragraphs) are not held to this."""
+    title_max_inner_edits: int = Field(default=1, ge=0)
+    """Characters two titles may differ by inside (a typo, "+" written "与"), when no figure differs."""
     contained_length_ratio: float = Field(default=0.8, gt=0, le=1)
     """A duplicate is `contained` when it has less than this share of the other's characters (a preview,
     an excerpt), else `near_duplicate`."""
