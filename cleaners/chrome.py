@@ -23,7 +23,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from re import _constants, _parser  # pattern parse trees, to find the literals every match needs
 from pathlib import Path
 from typing import Literal
 
@@ -31,6 +30,7 @@ import yaml
 
 from cleaners.base import CleanResult, labelled_removals
 from cleaners.chain import _OffsetMap
+from cleaners.patterns import required_literals, stays_within_lines
 
 RULES_DIR = Path(__file__).parent / "rules"
 _RULE_KEYS = {"id", "pattern", "kind", "first_lines", "last_lines"}
@@ -57,8 +57,12 @@ class ChromeRule:
         for line_start in line_starts:
             line_end = text.find("\n", line_start)
             line_end = len(text) if line_end < 0 else line_end
-            if needles and not any(text.find(needle, line_start, line_end) >= 0 for needle in needles):
-                continue
+            if needles:
+                for needle in needles:
+                    if text.find(needle, line_start, line_end) >= 0:
+                        break
+                else:
+                    continue
             if anchored:
                 match = self.pattern.match(text, line_start, line_end)
                 matches = (match,) if match else ()
@@ -80,15 +84,20 @@ class ChromeRules:
 
     Only candidate lines are matched: the first or last N non-blank lines for a windowed rule, and for the
     others the lines holding a literal that every match of the rule contains (`required_literals`), all found
-    in one pass of a single alternation. Rules without such literals try every line.
+    in one pass of a single alternation. Rules without such literals try every line of their window (or of
+    the text), after one search over all those lines at once has found something: for a pattern that cannot
+    take in a line break (`stays_within_lines`) no match there means no match in any of them.
+    `prefilter=False` tries every rule on every line of its window: slower, and the same spans.
 
     Idempotent by itself: once lines are removed, the windowed rules look again (other lines have moved into
     the first or last N), and every rule looks again at a line that lost part of itself.
     """
 
-    def __init__(self, rules: Iterable[ChromeRule], name: str = "chrome_v1") -> None:
+    def __init__(self, rules: Iterable[ChromeRule], name: str = "chrome_v1", prefilter: bool = True) -> None:
         self.rules = tuple(rules)
         self.name = name
+        self.prefilter = prefilter
+        self._within_lines = {rule.id for rule in self.rules if stays_within_lines(rule.pattern)}
         # Needles: the literals one of which every match of a rule contains. One alternation of every rule's
         # needles finds the candidate lines in one pass; one-character needles ("页", "-") would hit everywhere,
         # so a rule with those simply tries the few lines of its window.
@@ -99,9 +108,13 @@ class ChromeRules:
                              if literals else None)
         # The scan reports non-overlapping matches, so a match may hide a needle it overlaps: a rule is also
         # tried on the lines where such a match was found.
-        self._signals = {rule_id: frozenset(found for found in literals
-                                            if any(_overlap(found, needle) for needle in self._needles[rule_id]))
-                         for rule_id in self._scanned}
+        self._signalled = {found: tuple(rule.id for rule in self.rules if rule.id in self._scanned
+                                        and any(_overlap(found, needle) for needle in self._needles[rule.id]))
+                           for found in literals}
+        # A rule without needles of its own, in a window, first searches the whole window at once when that
+        # costs less than a match at each line start: when its pattern is not tied to line starts.
+        self._window_search = {rule.id for rule in self.rules
+                               if rule.id in self._within_lines and not rule.pattern.pattern.startswith("^")}
         self._first = max((rule.first_lines or 0 for rule in self.rules), default=0)
         self._last = max((rule.last_lines or 0 for rule in self.rules), default=0)
 
@@ -132,36 +145,53 @@ class ChromeRules:
         """Spans of every rule, each tried on its candidate lines: a windowed rule on the lines of its window
         that hold one of its needles, the others on the lines that hold one of any rule's needles (found in
         one scan). A second look passes `only_lines` for the unwindowed rules and the window `sides` to redo."""
-        with_needles = self._lines_with_needles(text) if only_lines is None else {}
+        candidates = self._candidate_lines(text) if only_lines is None and self.prefilter else {}
         spans: list[tuple[int, int, str]] = []
         for rule in self.rules:
-            needles = self._needles[rule.id]
+            needles = self._needles[rule.id] if self.prefilter else None
             windowed = rule.first_lines or rule.last_lines
             if windowed and sides is not None and not any(getattr(rule, f"{side}_lines") for side in sides):
                 continue
-            if rule.id in self._scanned and only_lines is None:
-                signals = self._signals[rule.id]
-                starts = sorted(start for start, found in with_needles.items() if not signals.isdisjoint(found))
-                if windowed and starts:
+            if not self.prefilter:
+                starts = windows.lines(rule) if windowed else windows.every_line() if only_lines is None else only_lines
+            elif rule.id in self._scanned and only_lines is None:
+                starts = candidates.get(rule.id)
+                if not starts:
+                    continue
+                if windowed:
                     window = set(windows.lines(rule))
                     starts = [start for start in starts if start in window]
             elif windowed:
                 starts = windows.lines(rule)
-                if needles and starts and not _holds(text, starts[0], starts[-1], needles):
+                if not starts or needles and not _holds(text, starts[0], starts[-1], needles):
                     continue  # no needle anywhere in the window: skip its lines
+                if rule.id in self._window_search and not self._may_match(rule, text, starts[0], starts[-1]):
+                    continue
             elif only_lines is not None:
                 starts = only_lines
             else:
                 starts = windows.every_line()
+                if starts and not self._may_match(rule, text, starts[0], starts[-1]):
+                    continue
             if starts:
                 spans += ((start, end, rule.id) for start, end in rule.in_lines(text, starts, needles))
         return spans
 
-    def _lines_with_needles(self, text: str) -> dict[int, set[str]]:
-        lines: dict[int, set[str]] = {}
+    def _may_match(self, rule: ChromeRule, text: str, first_line: int, last_line: int) -> bool:
+        """False when `rule` cannot match in any line from `first_line` to `last_line`: one search over them all,
+        which is as good as a search in each when the pattern stays within lines."""
+        return rule.id not in self._within_lines or bool(rule.pattern.search(text, first_line, _line_end(text, last_line)))
+
+    def _candidate_lines(self, text: str) -> dict[str, list[int]]:
+        """Per scanned rule, the sorted starts of the lines where the one scan found a literal it needs."""
+        lines: dict[str, list[int]] = {}
         if self._needle_scan is not None:
             for match in self._needle_scan.finditer(text):
-                lines.setdefault(text.rfind("\n", 0, match.start()) + 1, set()).add(match.group())
+                line_start = text.rfind("\n", 0, match.start()) + 1
+                for rule_id in self._signalled[match.group()]:
+                    starts = lines.setdefault(rule_id, [])
+                    if not starts or starts[-1] != line_start:
+                        starts.append(line_start)
         return lines
 
     def _partly_removed_lines(self, text: str, result: CleanResult) -> list[int]:
@@ -250,62 +280,6 @@ def _overlap(found: str, needle: str) -> bool:
 
 def _line_starts(text: str) -> list[int]:
     return [0, *(match.end() for match in re.finditer("\n", text) if match.end() < len(text))]
-
-
-def required_literals(pattern: re.Pattern[str]) -> tuple[str, ...] | None:
-    r"""Literal strings one of which every match of `pattern` contains, or None when there are none to find
-    (or the pattern ignores case). Read from the parsed pattern; the most selective candidate wins.
-
-    >>> required_literals(re.compile(r"^[ \t]*(当前位置|您的位置)[ \t]*[:：]"))
-    ('当前位置', '您的位置')
-    >>> required_literals(re.compile(r"\d+[ \t]*(年|个月)前")), required_literals(re.compile(r"^\d+$"))
-    (('前',), None)
-    """
-    if pattern.flags & re.IGNORECASE:
-        return None
-    try:
-        return _required(list(_parser.parse(pattern.pattern, pattern.flags)))
-    except (re.error, TypeError, ValueError):  # an unexpected parse tree: simply no prefilter
-        return None
-
-
-def _required(items: list) -> tuple[str, ...] | None:
-    candidates: list[tuple[str, ...]] = []
-    run: list[str] = []
-    for op, argument in [*items, (None, None)]:
-        if op is _constants.LITERAL:
-            run.append(chr(argument))
-            continue
-        if run:
-            candidates.append(("".join(run),))
-            run = []
-        found = None
-        if op is _constants.SUBPATTERN and not argument[1] & re.IGNORECASE:
-            found = _required(list(argument[3]))
-        elif op is _constants.BRANCH:
-            alternatives = [_required(list(branch)) for branch in argument[1]]
-            if all(alternatives):
-                found = tuple(needle for alternative in alternatives for needle in alternative)
-        elif op in (_constants.MAX_REPEAT, _constants.MIN_REPEAT) and argument[0] >= 1:
-            found = _required(list(argument[2]))
-        if found:
-            candidates.append(found)
-    return max(candidates, key=lambda needles: (min(map(len, needles)), -len(needles)), default=None)
-
-
-def _line_starts(text: str, start: int, end: int) -> list[int]:
-    starts = [start]
-    position = text.find("\n", start, end)
-    while 0 <= position < end - 1:
-        starts.append(position + 1)
-        position = text.find("\n", position + 1, end)
-    return starts
-
-
-def _line_of(text: str, position: int) -> tuple[int, int]:
-    start = text.rfind("\n", 0, position) + 1
-    end = text.find("\n", position)
-    return start, len(text) if end < 0 else end + 1
 
 
 def read_rule_files(names_or_paths: Iterable[str]) -> list[dict]:

@@ -6,10 +6,16 @@ counts what they changed instead of listing spans.
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
+import subprocess
+import tempfile
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cache
+from pathlib import Path
 from typing import ClassVar, Literal
 
 import numpy as np
@@ -54,6 +60,12 @@ class _FoldTables:
     """Over the BMP: True where a character folds to several ("…" → "...") or out of the BMP."""
     other: dict[int, str]
     """Every fold that `one_to_one` does not hold: expansions and supplementary-plane characters."""
+    utf16: np.ndarray
+    """Over UTF-16 code units: `one_to_one`, with `_GENERAL` for a character that folds to several and for the
+    surrogates of a supplementary one. One lookup folds most texts and says whether that was all."""
+
+
+_GENERAL = 0xFFFF  # U+FFFF folds to itself, so a text holding it takes the general path, which is exact too
 
 
 _FOLDED_TAGS = frozenset({"<wide>", "<narrow>", "<font>", "<small>", "<vertical>"})
@@ -89,7 +101,10 @@ def _fold_tables(fold_punctuation: bool) -> _FoldTables:
             other[code] = folded
             if code < 0x10000:
                 expanding[code] = True
-    return _FoldTables(one_to_one, expanding, other)
+    utf16 = one_to_one.astype(np.uint16)
+    utf16[expanding] = _GENERAL
+    utf16[0xD800:0xE000] = _GENERAL
+    return _FoldTables(one_to_one, expanding, other, utf16)
 
 
 def fold_table(fold_punctuation: bool) -> dict[int, str]:
@@ -126,6 +141,17 @@ class WidthFold:
         # Array lookups, not a Python step per character: this text is mostly CJK with a fold every few
         # characters (，。：and the full-width space), and str.translate manages only ~13 MB/s on it.
         tables = _fold_tables(self.fold_punctuation)
+        # The common case, a text of the BMP in which nothing folds to several characters: a small table (it
+        # stays in cache between documents) and one lookup per character.
+        units = np.frombuffer(text.encode("utf-16-le", "surrogatepass"), dtype=np.uint16)
+        folded = tables.utf16.take(units)
+        if folded.max() != _GENERAL:
+            changed_at = np.flatnonzero(folded != units)
+            if not len(changed_at):
+                return CleanResult(text)
+            first, last = int(changed_at[0]), int(changed_at[-1]) + 1
+            after = folded.tobytes().decode("utf-16-le")
+            return CleanResult(after, (Edit(first, last, after[first:last]),), changed=len(changed_at))
         codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
         in_bmp = codes < 0x10000
         folded = codes.copy()
@@ -156,9 +182,14 @@ class ChineseConversion:
 
     >>> ChineseConversion("t2s")("華泰證券研究報告").text
     '华泰证券研究报告'
+
+    Most of a simplified corpus has nothing to convert, and OpenCC costs as much as the rest of cleaning: only
+    the lines holding a character that some entry of the profile's dictionaries changes are converted
+    (`prefilter=False` converts the whole text; the result is the same, see `_change_triggers`).
     """
 
     profile: str = "t2s"
+    prefilter: bool = True
     name: str = field(init=False)
     rewrites: ClassVar[bool] = True
 
@@ -168,10 +199,96 @@ class ChineseConversion:
     def __call__(self, text: str) -> CleanResult:
         if text.isascii():
             return CleanResult(text)
-        return rewrite(text, _converter(self.profile).convert(text))
+        converter = _converter(self.profile)
+        triggers = _change_triggers(self.profile) if self.prefilter else None
+        if triggers is None:
+            return rewrite(text, converter.convert(text))
+        lines: list[tuple[int, int]] = []
+        found = triggers.search(text)
+        while found:
+            if len(lines) == _FEW_LINES:  # a text in traditional characters: one call is cheaper
+                return rewrite(text, converter.convert(text))
+            line_start = text.rfind("\n", 0, found.start()) + 1
+            line_end = text.find("\n", found.end())
+            line_end = len(text) if line_end < 0 else line_end
+            lines.append((line_start, line_end))
+            found = triggers.search(text, line_end)
+        if not lines:
+            return CleanResult(text)
+        pieces: list[str] = []
+        position = 0
+        for line_start, line_end in lines:
+            pieces += (text[position:line_start], converter.convert(text[line_start:line_end]))
+            position = line_end
+        pieces.append(text[position:])
+        return rewrite(text, "".join(pieces))
+
+
+_FEW_LINES = 4
+"""Lines to convert one by one at most; a text with more is converted in one call."""
 
 
 @cache
 def _converter(profile: str) -> opencc.OpenCC:
     return opencc.OpenCC(profile)
 
+
+@cache
+def _change_triggers(profile: str) -> re.Pattern[str] | None:
+    """A character class that every text OpenCC changes under `profile` matches, line by line; None when the
+    profile's dictionaries cannot be read (then every text is converted).
+
+    OpenCC rewrites a text by matching dictionary keys; a key holds no line break, so each line converts on its
+    own, and a line changes only where a key whose value differs from it occurs. One character of each such key
+    (the first that its value changes) is enough to find it: "華" for 華→华, "覆" for 回覆→回复.
+    """
+    triggers: set[str] = set()
+    try:
+        for key, value in _dictionary_entries(_converter(profile).config):
+            if value != key:
+                triggers.add(next((old for old, new in zip(key, value) if old != new), key[0]))
+    except (OSError, ValueError, subprocess.SubprocessError):
+        return None
+    if not triggers:
+        return None
+    # A class of BMP characters is a bitmap lookup for `re`; one supplementary character would make it a list
+    # to walk for every character of the text, so the whole supplementary range stands in for those.
+    bmp = "".join(sorted(re.escape(char) for char in triggers if char <= "\uffff"))
+    supplementary = "\U00010000-\U0010ffff" if any(char > "\uffff" for char in triggers) else ""
+    return re.compile(f"[{bmp}{supplementary}]")
+
+
+def _dictionary_entries(config_path: str) -> Iterator[tuple[str, str]]:
+    """(key, value) of every dictionary a profile's config names; OpenCC converts with a key's first value.
+    Binary dictionaries are read through the `opencc_dict` tool that ships with OpenCC."""
+    config = Path(config_path)
+    tool = Path(opencc.__file__).parent / "clib" / "bin" / "opencc_dict"
+    tool = str(tool) if tool.is_file() else shutil.which("opencc_dict")
+    for entry in _dictionaries(json.loads(config.read_text(encoding="utf-8"))):
+        path = config.parent / entry["file"]
+        if entry.get("type") == "text":
+            lines = path.read_text(encoding="utf-8").splitlines()
+        else:
+            if tool is None:
+                raise ValueError("opencc_dict not found")
+            with tempfile.TemporaryDirectory() as scratch:
+                dumped = Path(scratch) / "dictionary.txt"
+                subprocess.run([tool, "-i", str(path), "-o", str(dumped), "-f", entry.get("type", "ocd2"), "-t", "text"],
+                               check=True, capture_output=True, timeout=60)
+                lines = dumped.read_text(encoding="utf-8").splitlines()
+        for line in lines:
+            key, _, values = line.partition("\t")
+            if key:
+                yield key, values.split(" ")[0]
+
+
+def _dictionaries(node) -> Iterator[dict]:
+    """Every dictionary entry ({"type": ..., "file": ...}) anywhere in an OpenCC config."""
+    if isinstance(node, dict):
+        if "file" in node:
+            yield node
+        for value in node.values():
+            yield from _dictionaries(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _dictionaries(value)

@@ -175,7 +175,7 @@ def test_a_document_of_chrome_only_is_dropped_as_empty_after_cleaning(tmp_path):
     assert (row["status"], row["reason"], row["chars_out"]) == ("dropped", "empty_after_cleaning", 0)
 
 
-@pytest.mark.parametrize("module", ["base", "chain", "chrome", "rewrites", "repeats", "templates", "unicode",
+@pytest.mark.parametrize("module", ["base", "chain", "chrome", "patterns", "rewrites", "repeats", "templates", "unicode",
                                     "whitespace"])
 def test_docstring_examples_hold(module):
     results = doctest.testmod(importlib.import_module(f"cleaners.{module}"))
