@@ -102,18 +102,28 @@ class CleaningChain:
         blank lines, which no rule counts). Rewriters (`rewrites = True`: ftfy, width folding, OpenCC) run
         once. This makes the chain idempotent: cleaning a cleaned text changes nothing.
         """
-        result = ChainResult(text, original=text)
-        cleaners = list(self.cleaners)
-        for _ in range(MAX_ROUNDS):
-            removed = self._run(result, cleaners)
-            last = max((index for index, flag in enumerate(removed) if flag), default=0)
-            stale = [cleaner for cleaner in cleaners[:last] if not getattr(cleaner, "rewrites", False)]
-            if not stale:
-                break
-            cleaners = [cleaner for cleaner in cleaners[cleaners.index(stale[0]):]
-                        if not getattr(cleaner, "rewrites", False)]
-        result.removed.sort(key=lambda span: (span.start, span.end, span.rule))
-        return result
+        return self.clean_all([text])[0]
+
+    def clean_all(self, texts: Sequence[str]) -> list[ChainResult]:
+        """`[self(text) for text in texts]`, one cleaner at a time over all the texts: a cleaner's tables and
+        patterns stay in the processor's caches while it goes through the batch, which makes the first round
+        about a third faster than taking each text through the whole chain. Further rounds, which few texts
+        need, run text by text."""
+        results = [ChainResult(text, original=text) for text in texts]
+        removed = [[self._step(result, cleaner) for result in results] for cleaner in self.cleaners]
+        for index, result in enumerate(results):
+            cleaners = list(self.cleaners)
+            removed_now = [flags[index] for flags in removed]
+            for _ in range(MAX_ROUNDS - 1):
+                last = max((position for position, flag in enumerate(removed_now) if flag), default=0)
+                stale = [cleaner for cleaner in cleaners[:last] if not getattr(cleaner, "rewrites", False)]
+                if not stale:
+                    break
+                cleaners = [cleaner for cleaner in cleaners[cleaners.index(stale[0]):]
+                            if not getattr(cleaner, "rewrites", False)]
+                removed_now = self._run(result, cleaners)
+            result.removed.sort(key=lambda span: (span.start, span.end, span.rule))
+        return results
 
     @classmethod
     def resume(cls, result: ChainResult, cleaners: Sequence[Cleaner]) -> ChainResult:
@@ -125,35 +135,36 @@ class CleaningChain:
         result.removed.sort(key=lambda span: (span.start, span.end, span.rule))
         return result
 
-    @staticmethod
-    def _run(result: ChainResult, cleaners: Sequence[Cleaner]) -> list[bool]:
+    @classmethod
+    def _run(cls, result: ChainResult, cleaners: Sequence[Cleaner]) -> list[bool]:
         """Run `cleaners` once, in order; for each, whether it removed text other than layout."""
-        text = result.text
-        removed: list[bool] = []
-        for cleaner in cleaners:
-            step = cleaner(text)
-            removed.append(False)
-            if not step.edits:
-                continue
-            for index, edit in enumerate(step.edits):
-                if edit.is_removal:
-                    removed[-1] = not getattr(cleaner, "layout_only", False)
-                    start, end = _to_original(result.offset_maps, edit.start, edit.end)
-                    rule = f"{cleaner.name}:{step.rules[index]}" if step.rules else cleaner.name
-                    # A removal that closes over text an earlier step removed (blank lines around a dropped
-                    # line) keeps only what is new, so that spans never overlap.
-                    for piece_start, piece_end in _not_yet_removed(result.taken, start, end):
-                        result.removed.append(RemovedSpan(rule, piece_start, piece_end,
-                                                          result.original[piece_start:piece_end]))
-                        insort(result.taken, (piece_start, piece_end))
-                elif step.changed is None:
-                    result.rewritten[cleaner.name] = result.rewritten.get(cleaner.name, 0) + edit.end - edit.start
-            if step.changed is not None:
-                result.rewritten[cleaner.name] = result.rewritten.get(cleaner.name, 0) + step.changed
-            if any(len(edit.replacement) != edit.end - edit.start for edit in step.edits):
-                result.offset_maps.append(_OffsetMap(step.edits))  # same-length edits keep every offset
-            text = step.text
-        result.text = text
+        return [cls._step(result, cleaner) for cleaner in cleaners]
+
+    @staticmethod
+    def _step(result: ChainResult, cleaner: Cleaner) -> bool:
+        """Run one cleaner on `result` (in place); whether it removed text other than layout."""
+        step = cleaner(result.text)
+        if not step.edits:
+            return False
+        removed = False
+        for index, edit in enumerate(step.edits):
+            if edit.is_removal:
+                removed = not getattr(cleaner, "layout_only", False)
+                start, end = _to_original(result.offset_maps, edit.start, edit.end)
+                rule = f"{cleaner.name}:{step.rules[index]}" if step.rules else cleaner.name
+                # A removal that closes over text an earlier step removed (blank lines around a dropped
+                # line) keeps only what is new, so that spans never overlap.
+                for piece_start, piece_end in _not_yet_removed(result.taken, start, end):
+                    result.removed.append(RemovedSpan(rule, piece_start, piece_end,
+                                                      result.original[piece_start:piece_end]))
+                    insort(result.taken, (piece_start, piece_end))
+            elif step.changed is None:
+                result.rewritten[cleaner.name] = result.rewritten.get(cleaner.name, 0) + edit.end - edit.start
+        if step.changed is not None:
+            result.rewritten[cleaner.name] = result.rewritten.get(cleaner.name, 0) + step.changed
+        if any(len(edit.replacement) != edit.end - edit.start for edit in step.edits):
+            result.offset_maps.append(_OffsetMap(step.edits))  # same-length edits keep every offset
+        result.text = step.text
         return removed
 
 

@@ -84,9 +84,9 @@ class ChromeRules:
 
     Only candidate lines are matched: the first or last N non-blank lines for a windowed rule, and for the
     others the lines holding a literal that every match of the rule contains (`required_literals`), all found
-    in one pass of a single alternation. Rules without such literals try every line of their window (or of
-    the text), after one search over all those lines at once has found something: for a pattern that cannot
-    take in a line break (`stays_within_lines`) no match there means no match in any of them.
+    in one pass of a single alternation. Rules without such literals try every line of their window; one
+    without a window tries every line of the text once a search over the whole text has found something: for
+    a pattern that cannot take in a line break (`stays_within_lines`) no match there means no match in any line.
     `prefilter=False` tries every rule on every line of its window: slower, and the same spans.
 
     Idempotent by itself: once lines are removed, the windowed rules look again (other lines have moved into
@@ -111,10 +111,6 @@ class ChromeRules:
         self._signalled = {found: tuple(rule.id for rule in self.rules if rule.id in self._scanned
                                         and any(_overlap(found, needle) for needle in self._needles[rule.id]))
                            for found in literals}
-        # A rule without needles of its own, in a window, first searches the whole window at once when that
-        # costs less than a match at each line start: when its pattern is not tied to line starts.
-        self._window_search = {rule.id for rule in self.rules
-                               if rule.id in self._within_lines and not rule.pattern.pattern.startswith("^")}
         self._first = max((rule.first_lines or 0 for rule in self.rules), default=0)
         self._last = max((rule.last_lines or 0 for rule in self.rules), default=0)
 
@@ -159,14 +155,12 @@ class ChromeRules:
                 if not starts:
                     continue
                 if windowed:
-                    window = set(windows.lines(rule))
+                    window = windows.line_set(rule)
                     starts = [start for start in starts if start in window]
             elif windowed:
                 starts = windows.lines(rule)
                 if not starts or needles and not _holds(text, starts[0], starts[-1], needles):
                     continue  # no needle anywhere in the window: skip its lines
-                if rule.id in self._window_search and not self._may_match(rule, text, starts[0], starts[-1]):
-                    continue
             elif only_lines is not None:
                 starts = only_lines
             else:
@@ -179,7 +173,8 @@ class ChromeRules:
 
     def _may_match(self, rule: ChromeRule, text: str, first_line: int, last_line: int) -> bool:
         """False when `rule` cannot match in any line from `first_line` to `last_line`: one search over them all,
-        which is as good as a search in each when the pattern stays within lines."""
+        which is as good as a search in each when the pattern stays within lines (and much cheaper than a
+        call per line when the lines are many)."""
         return rule.id not in self._within_lines or bool(rule.pattern.search(text, first_line, _line_end(text, last_line)))
 
     def _candidate_lines(self, text: str) -> dict[str, list[int]]:
@@ -219,43 +214,84 @@ class _Windows:
         self._head: list[int] | None = None
         self._tail: list[int] | None = None
         self._every: list[int] | None = None
+        self._lines: dict[tuple[int | None, int | None], list[int]] = {}
+        self._sets: dict[tuple[int | None, int | None], set[int]] = {}
 
     def lines(self, rule: ChromeRule) -> list[int]:
-        starts = self.head()[:rule.first_lines] if rule.first_lines else self.tail()[-rule.last_lines:]
-        if rule.first_lines and rule.last_lines:
-            starts = sorted(set(starts) & set(self.tail()[-rule.last_lines:]))
-        return starts
+        window = (rule.first_lines, rule.last_lines)
+        if window not in self._lines:
+            starts = self.head()[:rule.first_lines] if rule.first_lines else self.tail()[-rule.last_lines:]
+            if rule.first_lines and rule.last_lines:
+                starts = sorted(set(starts) & set(self.tail()[-rule.last_lines:]))
+            self._lines[window] = starts
+        return self._lines[window]
+
+    def line_set(self, rule: ChromeRule) -> set[int]:
+        window = (rule.first_lines, rule.last_lines)
+        if window not in self._sets:
+            self._sets[window] = set(self.lines(rule))
+        return self._sets[window]
 
     def head(self) -> list[int]:
         if self._head is None:
-            text, starts, position, size = self.text, [], 0, len(self.text)
-            while position < size and len(starts) < self.first:
-                line_end = text.find("\n", position)
-                line_end = size if line_end < 0 else line_end
-                # Blank: empty, or whitespace (looked at past the first character only when that is blank).
-                if position < line_end and not (text[position].isspace() and text[position:line_end].isspace()):
-                    starts.append(position)
-                position = line_end + 1
-            self._head = starts
+            self._head = _first_non_blank_lines(self.text, self.first)
         return self._head
 
     def tail(self) -> list[int]:
         if self._tail is None:
-            text, starts = self.text, []
-            position = len(text)  # end of the line being looked at, before its line break
-            while position >= 0 and len(starts) < self.last:
-                line_start = text.rfind("\n", 0, position) + 1
-                if line_start < position and not (text[line_start].isspace()
-                                                  and text[line_start:position].isspace()):
-                    starts.append(line_start)
-                position = line_start - 1
-            self._tail = starts[::-1]
+            self._tail = _last_non_blank_lines(self.text, self.last)
         return self._tail
 
     def every_line(self) -> list[int]:
         if self._every is None:
             self._every = _line_starts(self.text)
         return self._every
+
+
+# One split cuts off the first or last lines (twice as many as wanted, more when blank lines get in the way)
+# instead of a search per line. A line is blank when empty or all whitespace.
+
+def _first_non_blank_lines(text: str, count: int) -> list[int]:
+    """Starts of the first `count` lines that are not blank."""
+    if count <= 0:
+        return []
+    splits = 2 * count
+    while True:
+        pieces = text.split("\n", splits)
+        whole = len(pieces) <= splits  # then the last piece is the last line, not the rest of the text
+        starts: list[int] = []
+        start = 0
+        for piece in pieces if whole else pieces[:-1]:
+            if piece and not piece.isspace():
+                starts.append(start)
+                if len(starts) == count:
+                    return starts
+            start += len(piece) + 1
+        if whole:
+            return starts
+        splits *= 4
+
+
+def _last_non_blank_lines(text: str, count: int) -> list[int]:
+    """Starts of the last `count` lines that are not blank, in order."""
+    if count <= 0:
+        return []
+    splits = 2 * count
+    while True:
+        pieces = text.rsplit("\n", splits)
+        whole = len(pieces) <= splits  # then pieces[0] is the first line, not the rest of the text
+        starts: list[int] = []
+        end = len(text)
+        for piece in reversed(pieces if whole else pieces[1:]):
+            start = end - len(piece)
+            if piece and not piece.isspace():
+                starts.append(start)
+                if len(starts) == count:
+                    return starts[::-1]
+            end = start - 1
+        if whole:
+            return starts[::-1]
+        splits *= 4
 
 
 def _scannable(needles: tuple[str, ...] | None) -> bool:

@@ -16,12 +16,12 @@ import ftfy
 import ftfy.bad_codecs  # noqa: F401  registers the "sloppy-windows-1252" codec used below
 from ftfy.badness import is_bad
 
-from cleaners.base import CleanResult, Edit, rewrite
+from cleaners.base import CharacterClass, CleanResult, Edit, rewrite
 
 _CONTINUATION = ("\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc\u2013\u2014"
                  "\u2018-\u201a\u201c-\u201e\u2020-\u2022\u2026\u2030\u2039\u203a\u20ac\u2122")
 _MOJIBAKE_HINT = re.compile(f"[\u00c2-\u00f4][{_CONTINUATION}]")
-_LEAD = re.compile(b"[\xc2-\xf4]")
+_LEAD = CharacterClass("[\u00c2-\u00f4]")
 _LINE = re.compile(r"[^\n]+")
 _NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 _FTFY_CONFIG = ftfy.TextFixerConfig(
@@ -46,8 +46,8 @@ class MojibakeRepair:
     rewrites: ClassVar[bool] = True
 
     def __call__(self, text: str) -> CleanResult:
-        if self.mode == "auto" and not (_LEAD.search(text.encode("latin-1", "ignore")) and _MOJIBAKE_HINT.search(text)):
-            return CleanResult(text)  # the Latin-1 characters of a Chinese text are few: look at those first
+        if self.mode == "auto" and not (_LEAD.search(text) and _MOJIBAKE_HINT.search(text)):
+            return CleanResult(text)
         edits: list[Edit] = []
         for line in _LINE.finditer(text):
             if self.mode == "always" or (_MOJIBAKE_HINT.search(line.group()) and is_bad(line.group())):

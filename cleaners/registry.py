@@ -60,8 +60,7 @@ def clean_batch(texts: Sequence[str], sources: Sequence[str], config,
 
 def first_pass(texts: Sequence[str], config) -> list[ChainResult]:
     """The per-document chain over each text."""
-    chain = build_chain(config)
-    return [chain(text) for text in texts]
+    return build_chain(config).clean_all(texts)
 
 
 def batch_templates(counts: LineCounts, config) -> dict[str, frozenset[str]]:

@@ -23,10 +23,10 @@ from dataclasses import dataclass
 
 import emoji
 
-from cleaners.base import CleanResult, labelled_removals
+from cleaners.base import CharacterClass, CleanResult, labelled_removals
 
 # Cheap prefilter: a text without any of these has no emoji and no list marker, so nothing is parsed.
-_CANDIDATE = re.compile("[\u2300-\u2bff\u3030\u303d\u3297\u3299\ufe0f\u20e3\U0001f000-\U0001faff]")
+_CANDIDATE = CharacterClass("[\u2300-\u2bff\u3030\u303d\u3297\u3299\ufe0f\u20e3\U0001f000-\U0001faff]")
 _LINE = re.compile(r"[^\n]*\n?")
 DENSE, MARKED, PLAIN = "rewrite_paragraph", "rewrite_neighbour", ""
 
@@ -38,7 +38,7 @@ def count_emoji(line: str) -> int:
     >>> count_emoji("🌟【OpenAI历程】🚀成立于2015年。©2023 1️⃣")
     3
     """
-    return sum(1 for match in _CANDIDATE.finditer(line)
+    return sum(1 for match in _CANDIDATE.pattern.finditer(line)
                if match.group() == "\u20e3" or emoji.is_emoji(match.group()))
 
 
@@ -71,7 +71,7 @@ class EmojiRewrites:
         return labelled_removals(text, (line for run in runs for line in run))
 
     def _kind(self, line: str) -> str:
-        found = count_emoji(line) if _CANDIDATE.search(line) else 0
+        found = count_emoji(line) if _CANDIDATE.pattern.search(line) else 0
         if found >= self.min_emoji and found * 100 >= self.min_density * len(line):
             return DENSE
         if found or any(marker.search(line) for marker in self.markers):

@@ -21,11 +21,11 @@ from typing import ClassVar, Literal
 import numpy as np
 import opencc
 
-from cleaners.base import CleanResult, Edit, apply_edits, rewrite, substitution
+from cleaners.base import CharacterClass, CleanResult, Edit, apply_edits, rewrite, substitution, utf16_units
 
 _ZERO_WIDTH = re.compile("[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]+")
 _ODD_SPACES = re.compile("[\u00a0\u2000-\u200a\u202f\u205f]")
-_INVISIBLE = re.compile("[\u00a0\u00ad\u2000-\u200f\u202a-\u202f\u205f-\u2064\ufeff]")
+_INVISIBLE = CharacterClass("[\u00a0\u00ad\u2000-\u200f\u202a-\u202f\u205f-\u2064\ufeff]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +143,7 @@ class WidthFold:
         tables = _fold_tables(self.fold_punctuation)
         # The common case, a text of the BMP in which nothing folds to several characters: a small table (it
         # stays in cache between documents) and one lookup per character.
-        units = np.frombuffer(text.encode("utf-16-le", "surrogatepass"), dtype=np.uint16)
+        units = utf16_units(text)
         folded = tables.utf16.take(units)
         if folded.max() != _GENERAL:
             changed_at = np.flatnonzero(folded != units)
@@ -234,7 +234,7 @@ def _converter(profile: str) -> opencc.OpenCC:
 
 
 @cache
-def _change_triggers(profile: str) -> re.Pattern[str] | None:
+def _change_triggers(profile: str) -> CharacterClass | None:
     """A character class that every text OpenCC changes under `profile` matches, line by line; None when the
     profile's dictionaries cannot be read (then every text is converted).
 
@@ -255,7 +255,7 @@ def _change_triggers(profile: str) -> re.Pattern[str] | None:
     # to walk for every character of the text, so the whole supplementary range stands in for those.
     bmp = "".join(sorted(re.escape(char) for char in triggers if char <= "\uffff"))
     supplementary = "\U00010000-\U0010ffff" if any(char > "\uffff" for char in triggers) else ""
-    return re.compile(f"[{bmp}{supplementary}]")
+    return CharacterClass(f"[{bmp}{supplementary}]")
 
 
 def _dictionary_entries(config_path: str) -> Iterator[tuple[str, str]]:

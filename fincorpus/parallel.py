@@ -94,8 +94,7 @@ def _chain(config: CleaningConfig):
 
 def clean_each(config: CleaningConfig, texts: Sequence[str]) -> list[ChainResult]:
     """The per-document cleaning chain over `texts` (a worker builds the chain once)."""
-    chain = _chain(config)
-    return [chain(text) for text in texts]
+    return _chain(config).clean_all(texts)
 
 
 def first_pass_cleaning(config: CleaningConfig, engine: EngineConfig) -> Callable[[Sequence[str]], list[ChainResult]]:

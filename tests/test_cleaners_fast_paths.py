@@ -9,7 +9,9 @@ from hypothesis import strategies as st
 
 from bench.bench_clean import synthesise
 from cleaners import CleaningChain, build_chain
-from cleaners.chrome import ChromeRule, ChromeRules, chrome_rules, read_rule_files
+from cleaners.base import CharacterClass
+from cleaners.chrome import (ChromeRule, ChromeRules, _first_non_blank_lines, _last_non_blank_lines, chrome_rules,
+                             read_rule_files)
 from cleaners.patterns import stays_within_lines
 from cleaners.unicode import ChineseConversion, _converter
 from fincorpus.config import CleaningConfig
@@ -90,3 +92,37 @@ def test_a_rule_without_literals_or_window_tries_every_line():
     rules = ChromeRules([ChromeRule("lone_number", re.compile(r"^\d+$", re.MULTILINE), "line")])
     assert rules("正文\n123\n正文\n").text == "正文\n正文\n"
     assert rules("正文\n正文 123\n").text == "正文\n正文 123\n"
+
+
+def test_cleaning_a_batch_gives_each_document_what_cleaning_it_alone_gives(bench_corpus):
+    chain = build_chain(CleaningConfig())
+    batch = chain.clean_all(bench_corpus[:60])
+    for text, result in zip(bench_corpus[:60], batch):
+        alone = chain.clean_all([text])[0]
+        assert (result.text, result.removed, result.rewritten) == (alone.text, alone.removed, alone.rewritten)
+
+
+def _non_blank_line_starts(text: str) -> list[int]:
+    starts, position = [], 0
+    for line in text.split("\n"):
+        if line and not line.isspace():
+            starts.append(position)
+        position += len(line) + 1
+    return starts
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["", " ", "\t", "\u3000", "正文", " 甲 ", "2页"]), max_size=80).map("\n".join),
+       st.integers(0, 40))
+def test_the_first_and_last_lines_of_a_window_are_its_non_blank_lines(text, count):
+    expected = _non_blank_line_starts(text)
+    assert _first_non_blank_lines(text, count) == expected[:count]
+    assert _last_non_blank_lines(text, count) == (expected[-count:] if count else [])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(st.sampled_from(list("华泰\u200b\ufeff\u00a0🚀❶\u2300 a\n")) | st.characters(), max_size=40))
+def test_a_character_class_finds_what_its_pattern_finds(text):
+    for pattern in ["[\u200b\ufeff\u00a0]", "[\u2300-\u2bff\U0001f000-\U0001faff]", "[华]"]:
+        found, expected = CharacterClass(pattern).search(text), re.search(pattern, text)
+        assert (found and found.span()) == (expected and expected.span())
