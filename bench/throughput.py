@@ -11,16 +11,24 @@ and, for fincorpus, each stage of `fincorpus build --no-prefect`:
 
 - `fincorpus`: `pipeline.build` (read, clean, deduplicate, write every output), stages timed through its
   progress callback: read+clean (reading overlaps the workers' cleaning, batch by batch), templates (the
-  batch's template lines, then each batch finished and written as runs), shingles (fingerprints, 5-grams,
-  boilerplate), signatures, lsh+verify (LSH Ensemble candidates, verification, clusters, canonical choice),
+  batch's template lines, then each batch finished and written as runs), shingles (dedup pass 1:
+  fingerprints, exact hashes, frequency sketch of 5-grams and figures), signatures (pass 2: 5-grams,
+  boilerplate candidates counted exactly, MinHash), lsh+verify (LSH Ensemble candidates, verification on
+  shingles recomputed from the texts, clusters, canonical choice),
   write (the runs merged into every output, reports, manifest);
+- `fincorpus-dedup`: the dedup engine alone (`fincorpus.dedup.deduplicate`) on the raw text, as the peers
+  get it, read lazily from the Parquet file (one row group in memory at a time: the engine's memory, not
+  the corpus's): stages `scan` (pass 1: fingerprints, exact hashes, frequency sketch), `signatures`
+  (pass 2: 5-grams, exact counts of boilerplate candidates, MinHash), `lsh+verify` (LSH Ensemble
+  candidates, verification on shingles recomputed from the two texts, clusters, canonical choice);
 - `rensa`: rensa 0.5 as documented, `RMinHash(num_perm=128)` + `RMinHashLSH(threshold=0.8, num_bands=16)`
   over character 5-grams of the raw text, candidates kept at estimated Jaccard >= 0.8;
 - `datasketch-bulk`: `MinHash.bulk` with an xxhash 32-bit hash function, `MinHashLSH` insertion session;
 - `datasketch`: `MinHash.update_batch` with its default SHA-1 hash, `MinHashLSH` with its defaults.
 
 The peers deduplicate only (no cleaning, no outputs); their `read` is the Parquet read, their dedup time
-is the rest. Tables go to stdout; `--json FILE` also saves every figure.
+is the rest. Below the tables, the ratio of fincorpus's dedup MB/s (scan + signatures + lsh+verify) to
+rensa's dedup MB/s in this run. Tables go to stdout; `--json FILE` also saves every figure.
 """
 
 from __future__ import annotations
@@ -33,6 +41,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +50,7 @@ import psutil
 
 from bench.dedup_accuracy import _first_kept, char_shingles, components_of, run_datasketch, run_rensa, score
 
-TOOLS = ("fincorpus", "rensa", "datasketch-bulk", "datasketch")
+TOOLS = ("fincorpus", "fincorpus-dedup", "rensa", "datasketch-bulk", "datasketch")
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "fincorpus-bench"
 
 
@@ -90,6 +99,45 @@ def run_datasketch_bulk(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     return _first_kept(components_of(len(texts), pairs))
 
 
+class ParquetTexts(Sequence):
+    """The `text` column of a Parquet file as a sequence that holds one row group at a time."""
+
+    def __init__(self, path: Path) -> None:
+        import pyarrow.parquet as pq
+
+        self.file = pq.ParquetFile(path)
+        sizes = [self.file.metadata.row_group(group).num_rows for group in range(self.file.num_row_groups)]
+        self.starts = np.cumsum([0, *sizes])
+        self.group, self.texts = -1, []
+
+    def __len__(self) -> int:
+        return int(self.starts[-1])
+
+    def __getitem__(self, row: int) -> str:
+        if not 0 <= row < len(self):
+            raise IndexError(row)
+        group = int(np.searchsorted(self.starts, row, side="right")) - 1
+        if group != self.group:
+            self.group, self.texts = group, self.file.read_row_group(group, columns=["text"]).column(0).to_pylist()
+        return self.texts[row - int(self.starts[group])]
+
+
+def run_fincorpus_dedup(corpus: Path) -> tuple[dict, np.ndarray, np.ndarray]:
+    from fincorpus.config import Config
+    from fincorpus.dedup import deduplicate
+
+    texts = ParquetTexts(corpus)
+    doc_ids = pl.read_parquet(corpus, columns=["id"])["id"].to_list()
+    marks: list[tuple[str, float]] = [("read", time.perf_counter())]
+    result = deduplicate(doc_ids, texts, Config().dedup,
+                         progress=lambda stage: marks.append(("scan" if stage == "shingles" else stage,
+                                                              time.perf_counter())))
+    marks.append(("end", time.perf_counter()))
+    stages = {stage: end - start for (stage, start), (_, end) in zip(marks, marks[1:])}
+    frame = result.assignments.sort("doc_id")
+    return stages, frame["cluster_id"].rank("dense").to_numpy(), (frame["status"] == "canonical").to_numpy()
+
+
 PEERS = {"rensa": run_rensa, "datasketch-bulk": run_datasketch_bulk, "datasketch": run_datasketch}
 
 
@@ -98,6 +146,8 @@ def child(tool: str, corpus: Path, result: Path, workers: int | None) -> None:
     with tempfile.TemporaryDirectory(prefix="fincorpus-bench-") as workdir:
         if tool == "fincorpus":
             stages, labels, kept = run_fincorpus(corpus, Path(workdir), workers)
+        elif tool == "fincorpus-dedup":
+            stages, labels, kept = run_fincorpus_dedup(corpus)
         else:
             texts = pl.read_parquet(corpus, columns=["text"])["text"].to_list()
             read = time.perf_counter()
@@ -176,8 +226,8 @@ def main() -> None:
     for tool in args.tools.split(","):
         figures = measure(tool, corpus, args.workers)
         accuracy = score(np.array(figures.pop("labels")), np.array(figures.pop("kept")), families)
-        dedup_seconds = figures["seconds"] - figures["stages"]["read"] if tool != "fincorpus" else sum(
-            figures["stages"][stage] for stage in ("shingles", "signatures", "lsh+verify"))
+        dedup_seconds = sum(seconds for stage, seconds in figures["stages"].items()
+                            if stage in ("shingles", "scan", "signatures", "lsh+verify", "dedup"))
         rows.append({"tool": tool, "seconds": round(figures["seconds"], 2),
                      "MB/s": round(megabytes / figures["seconds"], 2), "docs/s": round(len(frame) / figures["seconds"]),
                      "dedup MB/s": round(megabytes / dedup_seconds, 2),
@@ -191,6 +241,11 @@ def main() -> None:
                    tbl_hide_column_data_types=True):
         print(pl.DataFrame(rows))
         print(pl.DataFrame(stage_rows))
+    by_tool = {row["tool"]: row["dedup MB/s"] for row in rows}
+    for tool in ("fincorpus", "fincorpus-dedup"):
+        if tool in by_tool and by_tool.get("rensa"):
+            print(f"{tool} dedup (fingerprints, signatures, LSH, verification, clusters): "
+                  f"{by_tool[tool] / by_tool['rensa']:.2f}x rensa's dedup MB/s in this run")
     if args.json:
         args.json.write_text(json.dumps({"documents": len(frame), "megabytes": megabytes, "tools": saved,
                                          "table": rows, "stages": stage_rows}, indent=1))

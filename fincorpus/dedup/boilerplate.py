@@ -11,20 +11,13 @@ from __future__ import annotations
 import math
 import re
 from functools import lru_cache
-from collections import Counter
 from collections.abc import Sequence
 
+import numba
 import numpy as np
 
 from fincorpus.config import DedupConfig
-from fincorpus.dedup.shingles import fingerprint_text, sorted_unique
-
-
-def document_frequency(shingle_sets: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Every shingle hash found in the sets (sorted) and the number of sets holding it."""
-    if not shingle_sets:
-        return np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.int64)
-    return sorted_unique(np.concatenate(shingle_sets), return_counts=True)
+from fincorpus.dedup.shingles import fingerprint_text
 
 
 def boilerplate_cutoff(documents: int, config: DedupConfig) -> int:
@@ -32,20 +25,124 @@ def boilerplate_cutoff(documents: int, config: DedupConfig) -> int:
     return max(config.boilerplate_min_docs, math.ceil(config.boilerplate_share * documents))
 
 
-def boilerplate_shingles(shingle_sets: Sequence[np.ndarray], config: DedupConfig) -> np.ndarray:
-    """Sorted hashes of the shingles found in at least `boilerplate_cutoff` of the sets."""
-    hashes, counts = document_frequency(shingle_sets)
-    return hashes[counts >= boilerplate_cutoff(len(shingle_sets), config)]
+class FrequencySketch:
+    """Upper bounds of document frequencies in fixed memory: one row of 16-bit counters (a count-min sketch
+    of depth one) indexed by the top bits of each hash, from 2**16 counters for a handful of documents to
+    2**25 (64 MB) from 16,384 documents on. A counter is never below the frequency of any hash it holds,
+    so the hashes whose counter reaches the cutoff include every boilerplate hash: they are the candidates
+    that `ExactCounts` then counts exactly. Sketches of partitions add up (`merge`)."""
+
+    def __init__(self, expected_documents: int, bits: int | None = None) -> None:
+        """`bits` (default: from `expected_documents`) sets the width, 2**bits counters."""
+        if bits is None:
+            bits = min(25, max(16, math.ceil(math.log2(max(expected_documents, 1) * 2048))))
+        self.counters = np.zeros(1 << bits, dtype=np.uint16)
+        self.shift = np.uint64(64 - bits)
+        self.documents = 0
+
+    def add(self, distinct: np.ndarray) -> None:
+        """Count one document's distinct hashes (shingles and figure keys together)."""
+        _sketch_add(distinct, self.counters, self.shift)
+
+    def merge(self, other: FrequencySketch) -> FrequencySketch:
+        if len(other.counters) != len(self.counters):
+            raise ValueError("sketches of different widths do not add up: give both the same expected_documents")
+        total = self.counters.astype(np.uint32) + other.counters
+        self.counters = np.minimum(total, np.iinfo(np.uint16).max).astype(np.uint16)
+        self.documents += other.documents
+        return self
 
 
-def boilerplate_figures(figure_sets: Sequence[Counter], config: DedupConfig) -> set:
-    """Figures (with their context) found in at least `boilerplate_cutoff` documents: phone numbers and
-    addresses in legal pages, the fixed numbers of a template."""
-    frequency: Counter = Counter()
-    for found in figure_sets:
-        frequency.update(found.keys())
-    cutoff = boilerplate_cutoff(len(figure_sets), config)
-    return {figure for figure, count in frequency.items() if count >= cutoff}
+@numba.njit(cache=True, nogil=True)
+def _sketch_add(distinct, counters, shift):  # pragma: no cover - compiled
+    for value in distinct:
+        where = value >> shift
+        if counters[where] < 65535:
+            counters[where] += 1
+
+
+class ExactCounts:
+    """Exact document frequencies of the candidate hashes: an open-addressing table that grows as needed.
+    Holds only what the sketch lets through, so its size follows the boilerplate, not the corpus."""
+
+    def __init__(self, capacity: int = 1 << 12) -> None:
+        self.keys = np.zeros(capacity, dtype=np.uint64)
+        self.counts = np.zeros(capacity, dtype=np.uint32)
+        self.used = 0
+
+    def add(self, distinct: np.ndarray, times: np.ndarray | None = None) -> None:
+        """Count each of `distinct` once (or `times` times)."""
+        if (self.used + len(distinct)) * 2 > len(self.keys):
+            self._grow(max(len(self.keys) * 2, 1 << math.ceil(math.log2((self.used + len(distinct)) * 4))))
+        times = np.ones(len(distinct), dtype=np.uint32) if times is None else times.astype(np.uint32)
+        self.used += _table_add(distinct, times, self.keys, self.counts)
+
+    def merge(self, other: ExactCounts) -> ExactCounts:
+        occupied = other.counts > 0
+        self.add(other.keys[occupied], other.counts[occupied])
+        return self
+
+    def at_least(self, cutoff: int) -> np.ndarray:
+        """Sorted hashes counted `cutoff` times or more."""
+        return np.sort(self.keys[self.counts >= max(cutoff, 1)])
+
+    def _grow(self, capacity: int) -> None:
+        occupied = self.counts > 0
+        keys, counts = self.keys[occupied], self.counts[occupied]
+        self.keys = np.zeros(capacity, dtype=np.uint64)
+        self.counts = np.zeros(capacity, dtype=np.uint32)
+        self.used = _table_add(keys, counts, self.keys, self.counts)
+
+
+@numba.njit(cache=True, nogil=True)
+def _table_add(items, times, keys, counts):  # pragma: no cover - compiled
+    """Add `times` to each item's count (a zero count marks a free slot); returns the new keys' number."""
+    mask = len(keys) - 1
+    added = 0
+    for index in range(len(items)):
+        value = items[index]
+        slot = np.int64((value * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(32)) & mask
+        while counts[slot] != 0 and keys[slot] != value:
+            slot = (slot + 1) & mask
+        if counts[slot] == 0:
+            keys[slot] = value
+            added += 1
+        counts[slot] += times[index]
+    return added
+
+
+class HashSet:
+    """Membership of 64-bit hashes (boilerplate shingles or figures), a compiled lookup per array."""
+
+    def __init__(self, values: np.ndarray) -> None:
+        capacity = 1 << max(4, math.ceil(math.log2(max(len(values), 1) * 2 + 1)))
+        self.keys = np.zeros(capacity, dtype=np.uint64)
+        self.counts = np.zeros(capacity, dtype=np.uint32)
+        self.values = np.asarray(values, dtype=np.uint64)
+        _table_add(self.values, np.ones(len(self.values), dtype=np.uint32), self.keys, self.counts)
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def contains(self, values: np.ndarray) -> np.ndarray:
+        """Boolean mask: which of `values` are in the set."""
+        found = np.zeros(len(values), dtype=np.bool_)
+        if len(self.values):
+            _table_member(values, self.keys, self.counts, found)
+        return found
+
+
+@numba.njit(cache=True, nogil=True)
+def _table_member(values, keys, counts, found):  # pragma: no cover - compiled
+    mask = len(keys) - 1
+    for index in range(len(values)):
+        value = values[index]
+        slot = np.int64((value * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(32)) & mask
+        while counts[slot] != 0:
+            if keys[slot] == value:
+                found[index] = True
+                break
+            slot = (slot + 1) & mask
 
 
 def contains_sorted(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
@@ -68,8 +165,7 @@ def legal_section_start(text: str, fingerprint: str, headings: Sequence[str]) ->
     """
     if not headings:
         return None
-    pattern = _heading_pattern(tuple(headings))
-    match = pattern.search(text)
+    match = _heading_pattern(tuple(headings)).search(text)
     if match is None:
         return None
     return len(fingerprint_text(text[:match.start()]))
@@ -78,15 +174,3 @@ def legal_section_start(text: str, fingerprint: str, headings: Sequence[str]) ->
 @lru_cache(maxsize=8)
 def _heading_pattern(headings: tuple[str, ...]) -> re.Pattern:
     return re.compile(r"^[ \t#*>]*(?:" + "|".join(map(re.escape, headings)) + ")", re.MULTILINE)
-
-
-def informative(windows: np.ndarray, shingles: np.ndarray, boilerplate: np.ndarray, legal_start: int | None
-                ) -> tuple[np.ndarray, np.ndarray | None]:
-    """The informative shingles (sorted, unique) and the mask of boilerplate windows (None: no window is
-    boilerplate, and the informative shingles are all of them)."""
-    masked = contains_sorted(windows, boilerplate)
-    if legal_start is not None:
-        masked[legal_start:] = True
-    if not masked.any():
-        return shingles, None
-    return sorted_unique(windows[~masked]), masked

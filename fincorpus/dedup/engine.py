@@ -1,23 +1,27 @@
-"""Exact and near-duplicate clusters with a canonical document each, as a chain of table stages:
+"""Exact and near-duplicate clusters with a canonical document each, as a chain of stages:
 
-1. `fingerprint_batch`: fingerprints and exact hashes; exact duplicates (after folding) collapse onto one
-   representative, the smallest doc_id of each exact group;
-2. `shingle_batch`: 5-gram shingles of the representatives long enough to compare, boilerplate shingles
-   (found in many documents of the batch) set aside, figures extracted for the finance guard;
-3. `Signer.sign_all`: MinHash signatures of the informative shingles (datasketch-compatible);
-4. `candidate_pairs`: the LSH Ensemble containment index proposes pairs;
-5. `verify_pairs`: every candidate is measured on its shingles; only pairs that pass a test are edges;
-6. `cluster.settle`: components of the edges, split until every member passes a test against its
-   canonical, chosen by the `dedup.canonical` policy.
+1. `passes.scan_partition` (pass 1 over the text): fingerprint lengths and exact hashes, and a sketch of
+   the document frequency of shingles and figures; exact duplicates (after folding) collapse onto one
+   representative, the smallest doc_id of each exact group (`passes.compared_rows`);
+2. `passes.sign_partition` (pass 2, the representatives long enough to compare): MinHash signatures
+   (datasketch-compatible) of each body's shingles that cannot be boilerplate, exact counts of those that
+   may be; `boilerplate_of` and `passes.finish_signatures` complete the signatures on informative shingles;
+3. `index.candidate_pairs`: the LSH Ensemble containment index proposes pairs;
+4. `verify.verify_pairs`: every candidate is measured on its shingles, recomputed from the two texts;
+   only pairs that pass a test are edges;
+5. `settle`: components of the edges, split until every member passes a test against its canonical,
+   chosen by the `dedup.canonical` policy.
 
-Each stage takes and returns plain arrays or frames, so an incremental run can load the stored
-representatives' stages and run 3-6 over old and new documents together.
+Per document, memory holds a signature and a few numbers; the text is read twice in order and then only
+for the documents of candidate pairs. Each stage is a public function over plain arrays, so a
+partitioned run (Dask) can run 1-2 per partition and merge: sketches and exact counts add up.
 """
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+import os
+import threading
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -25,13 +29,15 @@ import polars as pl
 import xxhash
 
 from fincorpus.config import DedupConfig
-from fincorpus.dedup.boilerplate import boilerplate_figures, boilerplate_shingles, informative, legal_section_start
+from fincorpus.dedup.boilerplate import ExactCounts, FrequencySketch, boilerplate_cutoff
 from fincorpus.dedup.canonical import choose_canonical
-from fincorpus.dedup.cluster import settle_components
+from fincorpus.dedup.cluster import Settled, settle_components
 from fincorpus.dedup.index import candidate_pairs
-from fincorpus.dedup.shingles import exact_hash, figures, fingerprint_text, sorted_unique, window_hashes
+from fincorpus.dedup.codepoints import fold_table
+from fincorpus.dedup.passes import (Scanned, Shingler, Signed, compared_rows, finish_signatures, merge_signed,
+                                    ordered_map, scan_partition, sign_partition)
 from fincorpus.dedup.signatures import Signer
-from fincorpus.dedup.verify import PairScore, Shingled, score_pair
+from fincorpus.dedup.verify import PairScore, Verifier, verify_pairs
 from fincorpus.documents import Reason, Status
 
 DEDUP_SCHEMA = {
@@ -71,87 +77,31 @@ class DedupResult:
     boilerplate_shingles: int
 
 
-@dataclass(frozen=True, slots=True)
-class FingerprintBatch:
-    doc_ids: list[str]
-    fingerprints: list[str]
-    exact: np.ndarray
-    """xxh3-64 of each fingerprint (uint64)."""
-    representative: np.ndarray
-    """Row of the document that stands for each row's exact group (itself for a representative)."""
-
-
 def cluster_id_of(canonical_id: str) -> str:
     return "c" + xxhash.xxh3_64_hexdigest(canonical_id.encode("utf-8"))
 
 
-def fingerprint_batch(doc_ids: Sequence[str], texts: Sequence[str]) -> FingerprintBatch:
-    fingerprints = [fingerprint_text(text) for text in texts]
-    exact = np.array([exact_hash(fingerprint) for fingerprint in fingerprints], dtype=np.uint64)
-    first: dict[int, int] = {}
-    for row in sorted(range(len(doc_ids)), key=lambda row: doc_ids[row]):
-        first.setdefault(int(exact[row]), row)
-    representative = np.array([first[int(value)] for value in exact], dtype=np.int64)
-    return FingerprintBatch(list(doc_ids), fingerprints, exact, representative)
+def boilerplate_of(signed: Signed, cutoff: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted hashes of the boilerplate shingles and figures: candidates found in `cutoff` documents or more
+    (merge the partitions' `Signed.shingle_counts` / `figure_counts` first)."""
+    return signed.shingle_counts.at_least(cutoff), signed.figure_counts.at_least(cutoff)
 
 
-def shingle_batch(rows: Sequence[int], fingerprints: Sequence[str], texts: Sequence[str],
-                  config: DedupConfig) -> tuple[list[Shingled], int]:
-    """Shingled documents for `rows`, and the number of boilerplate shingles found among them."""
-    windows = [window_hashes(fingerprints[row], config.shingle_size) for row in rows]
-    shingles = [sorted_unique(window) for window in windows]
-    boilerplate = boilerplate_shingles(shingles, config)
-    found = [figures(fingerprints[row]) for row in rows]
-    common_figures = boilerplate_figures(found, config)
-    shingled = []
-    for row, window, unique, doc_figures in zip(rows, windows, shingles, found):
-        legal = legal_section_start(texts[row], fingerprints[row], config.legal_headings)
-        kept, masked = informative(window, unique, boilerplate, legal)
-        by_context: dict[str, Counter[str]] = defaultdict(Counter)
-        for (context, number), count in doc_figures.items():
-            if (context, number) not in common_figures:
-                by_context[context][number] += count
-        body = unique if legal is None else sorted_unique(window[:legal])
-        shingled.append(Shingled(window, unique, body, legal, kept, masked, len(kept) < config.min_chars,
-                                 dict(by_context)))
-    return shingled, len(boilerplate)
-
-
-def verify_pairs(pairs: np.ndarray, shingled: Sequence[Shingled], config: DedupConfig) -> list[PairScore]:
-    return [score_pair(shingled[left], shingled[right], config.shingle_size, config.min_numbers)
-            for left, right in pairs]
-
-
-def deduplicate(doc_ids: Sequence[str], texts: Sequence[str], config: DedupConfig,
-                progress: Callable[[str], None] | None = None) -> DedupResult:
-    """Cluster documents (already cleaned) and choose a canonical per cluster. `progress` is told when each
-    stage starts (`shingles`, `signatures`, `lsh+verify`), as `pipeline.build` tells its own."""
-    say = progress or (lambda stage: None)
-    say("shingles")
-    batch = fingerprint_batch(doc_ids, texts)
-    representatives = sorted({int(row) for row in batch.representative}, key=lambda row: doc_ids[row])
-    compared = [row for row in representatives if len(batch.fingerprints[row]) >= config.min_chars]
-
-    shingled, boilerplate_count = shingle_batch(compared, batch.fingerprints, texts, config)
-    say("signatures")
-    signer = Signer(config.num_perm, config.seed)
-    effective = [doc.shingles if doc.mostly_boilerplate else doc.informative for doc in shingled]
-    signatures = signer.sign_all(effective)
-    say("lsh+verify")
-    pairs = candidate_pairs(signatures, [len(shingles) for shingles in effective], signer,
-                            config.candidate_threshold)
-    scores = verify_pairs(pairs, shingled, config)
+def settle(pairs: np.ndarray, scores: list[PairScore], verifier: Verifier, compared: Sequence[int],
+           doc_ids: Sequence[str], chars: np.ndarray, config: DedupConfig
+           ) -> tuple[list[Settled], int, Callable[[int, int], PairScore], list]:
+    """Clusters of the verified pairs (rows into `compared`), each split until every member passes a test
+    against its canonical; also the component count, the pair measure used (scoring pairs that were no
+    candidates on demand) and each pair's test."""
     tests = [pair.test(config) for pair in scores]
     edges = pairs[np.array([test is not None for test in tests], dtype=bool)] if len(pairs) else pairs
-
-    lengths = [len(batch.fingerprints[row]) for row in compared]
+    lengths = [int(chars[row]) for row in compared]
     names = [doc_ids[row] for row in compared]
     known = {(int(a), int(b)): pair for (a, b), pair in zip(pairs, scores)}
 
     def measured(member: int, canonical: int) -> PairScore:
         key = (min(member, canonical), max(member, canonical))
-        pair = known.get(key) or score_pair(shingled[key[0]], shingled[key[1]], config.shingle_size,
-                                            config.min_numbers)
+        pair = known.get(key) or verifier.score(*key)
         known[key] = pair
         return pair if key[0] == member else _swapped(pair)
 
@@ -160,23 +110,133 @@ def deduplicate(doc_ids: Sequence[str], texts: Sequence[str], config: DedupConfi
         len(compared), edges,
         choose=lambda members: choose_canonical(members, lengths, names, config.canonical, matches),
         test=lambda member, canonical: measured(member, canonical).test(config))
+    return settled, component_count, measured, tests
 
-    rows = _assignment_rows(batch, compared, settled, measured)
+
+class _Compared(Sequence):
+    """The compared documents' texts, by position in `compared`."""
+
+    def __init__(self, texts: Sequence[str], compared: Sequence[int]) -> None:
+        self.texts, self.compared = texts, compared
+
+    def __len__(self) -> int:
+        return len(self.compared)
+
+    def __getitem__(self, position):
+        return self.texts[self.compared[position]]
+
+
+def _in_order(texts: Sequence[str], rows: Sequence[int]):
+    """texts[row] for `rows` in increasing order, reading `texts` front to back."""
+    wanted = iter(sorted(rows))
+    target = next(wanted, None)
+    for row, text in enumerate(texts):
+        if row == target:
+            yield text
+            target = next(wanted, None)
+            if target is None:
+                return
+
+
+def deduplicate(doc_ids: Sequence[str], texts: Sequence[str], config: DedupConfig,
+                progress: Callable[[str], None] | None = None, threads: int | None = None) -> DedupResult:
+    """Cluster documents (already cleaned) and choose a canonical per cluster. `progress` is told when each
+    stage starts (`shingles`, `signatures`, `lsh+verify`), as `pipeline.build` tells its own.
+
+    `texts` is read front to back twice (any sequence: a lazy one reading from disk does), then at random
+    only for the documents of candidate pairs, always from this thread. The compiled stages run in
+    `threads` threads (default: one per core, at most 4) over batches of documents; the result does not
+    depend on the number."""
+    say = progress or (lambda stage: None)
+    threads = threads or min(os.cpu_count() or 1, 4)
+    fold_table()  # one table for every thread
+    say("shingles")
+    expected = len(doc_ids)
+    scans = _PerThread(lambda: (Shingler(config), FrequencySketch(expected)))
+
+    def scan_batch(batch: list[str]) -> Scanned:
+        shingler, sketch = scans.get()
+        return scan_partition(batch, config, expected, shingler, sketch=sketch)
+
+    scanned_parts = list(ordered_map(scan_batch, _batches(texts), threads))
+    sketch = FrequencySketch(expected)
+    for _, thread_sketch in scans.states:
+        sketch.merge(thread_sketch)
+    scanned = Scanned(np.concatenate([np.empty(0, np.uint64), *(part.exact for part in scanned_parts)]),
+                      np.concatenate([np.empty(0, np.int64), *(part.chars for part in scanned_parts)]), sketch)
+    del scans, scanned_parts
+    representative, compared = compared_rows(doc_ids, scanned, config)
+    cutoff = boilerplate_cutoff(len(compared), config)
+
+    say("signatures")
+    signer = Signer(config.num_perm, config.seed)
+    signs = _PerThread(lambda: (Shingler(config), (ExactCounts(), ExactCounts())))
+
+    def sign_batch(batch: list[str]) -> Signed:
+        shingler, counts = signs.get()
+        return sign_partition(batch, sketch, cutoff, config, signer, shingler, counts)
+
+    signed = merge_signed(list(ordered_map(sign_batch, _batches(_in_order(texts, compared)), threads)))
+    boilerplate, boilerplate_figures = boilerplate_of(signed, cutoff)
+    signatures, sizes = finish_signatures(signed, boilerplate, signer, config)
+    order = np.empty(len(compared), dtype=np.int64)
+    order[sorted(range(len(compared)), key=lambda position: compared[position])] = np.arange(len(compared))
+    signatures, sizes = signatures[order], sizes[order]  # signed in row order; the stages below in doc_id order
+    del signed, sketch
+
+    say("lsh+verify")
+    pairs = candidate_pairs(signatures, sizes, signer, config.candidate_threshold)
+    verifier = Verifier(_Compared(texts, compared), boilerplate, boilerplate_figures, config)
+    scores = verify_pairs(pairs, verifier, threads)
+    settled, component_count, measured, tests = settle(pairs, scores, verifier, compared, doc_ids, scanned.chars,
+                                                       config)
+    names = [doc_ids[row] for row in compared]
+    rows = _assignment_rows(doc_ids, scanned, representative, compared, settled, measured)
     return DedupResult(
         assignments=pl.DataFrame(rows, schema=DEDUP_SCHEMA, orient="row").sort("doc_id"),
         pairs=_pairs_frame(pairs, scores, tests, names),
         candidate_pairs=len(pairs),
-        verified_pairs=len(edges),
+        verified_pairs=sum(test is not None for test in tests),
         split_clusters=len(settled) - component_count,
-        boilerplate_shingles=boilerplate_count,
+        boilerplate_shingles=len(boilerplate),
     )
+
+
+_BATCH = 64  # documents per unit of work of a thread
+
+
+def _batches(texts: Iterable[str], size: int = _BATCH):
+    batch: list[str] = []
+    for text in texts:
+        batch.append(text)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+class _PerThread:
+    """One state per worker thread, made on first use; `states` lists them all."""
+
+    def __init__(self, make: Callable) -> None:
+        self.make, self.states, self._local, self._lock = make, [], threading.local(), threading.Lock()
+
+    def get(self):
+        state = getattr(self._local, "state", None)
+        if state is None:
+            state = self._local.state = self.make()
+            with self._lock:
+                self.states.append(state)
+        return state
 
 
 def _swapped(pair: PairScore) -> PairScore:
     return replace(pair, left_in_right=pair.right_in_left, right_in_left=pair.left_in_right)
 
 
-def _assignment_rows(batch: FingerprintBatch, compared: list[int], settled: list, measured) -> list[tuple]:
+def _assignment_rows(doc_ids: Sequence[str], scanned, representative: np.ndarray, compared: list[int],
+                     settled: list[Settled], measured) -> list[tuple]:
     """One row per document: compared representatives from `settled`, the rest alone or with their exact
     group's representative."""
     canonical_row = {}  # batch row -> (canonical batch row, reason, score)
@@ -186,15 +246,15 @@ def _assignment_rows(batch: FingerprintBatch, compared: list[int], settled: list
             pair = None if reason is None else measured(member, part.canonical)
             canonical_row[compared[member]] = (canonical, reason, pair)
     rows = []
-    for row, doc_id in enumerate(batch.doc_ids):
-        chars = len(batch.fingerprints[row])
-        representative = int(batch.representative[row])
-        canonical, reason, pair = canonical_row.get(representative, (representative, None, None))
-        canonical_id = batch.doc_ids[canonical]
+    for row, doc_id in enumerate(doc_ids):
+        chars = int(scanned.chars[row])
+        stands_for = int(representative[row])
+        canonical, reason, pair = canonical_row.get(stands_for, (stands_for, None, None))
+        canonical_id = doc_ids[canonical]
         cluster_id = cluster_id_of(canonical_id)
         if row == canonical:
             rows.append((doc_id, cluster_id, canonical_id, Status.CANONICAL.value, None, 1.0, 1.0, chars))
-        elif batch.exact[row] == batch.exact[canonical]:
+        elif scanned.exact[row] == scanned.exact[canonical]:
             rows.append((doc_id, cluster_id, canonical_id, Status.DUPLICATE.value, Reason.EXACT_DUPLICATE.value,
                          1.0, 1.0, chars))
         else:

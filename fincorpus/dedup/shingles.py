@@ -16,9 +16,6 @@ import xxhash
 
 _NOT_WORD = re.compile(r"[\W_]+")
 _DIGITS = re.compile(r"\d+")
-_MULTIPLIER = np.uint64(0x100000001B3)  # FNV-1a 64-bit prime: odd, good spread over code points
-_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
-_MIX2 = np.uint64(0x94D049BB133111EB)
 
 
 def fingerprint_text(text: str) -> str:
@@ -55,24 +52,14 @@ def sorted_unique(hashes: np.ndarray, return_counts: bool = False):
 
 def window_hashes(fingerprint: str, size: int) -> np.ndarray:
     """The hash of the `size`-gram starting at each position, in text order (window i covers characters
-    i .. i+size-1): what verification uses to measure how much of a text a shared shingle covers."""
-    if not fingerprint:
-        return np.empty(0, dtype=np.uint64)
-    codes = np.frombuffer(fingerprint.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.uint64)
-    width = min(size, len(codes))
-    count = len(codes) - width + 1
-    with np.errstate(over="ignore"):
-        hashes = codes[:count].copy()
-        for offset in range(1, width):
-            hashes *= _MULTIPLIER
-            hashes += codes[offset:offset + count]
-        # splitmix64 finaliser: a bijection that spreads nearby polynomial values over all 64 bits
-        hashes ^= hashes >> np.uint64(30)
-        hashes *= _MIX1
-        hashes ^= hashes >> np.uint64(27)
-        hashes *= _MIX2
-        hashes ^= hashes >> np.uint64(31)
-    return hashes
+    i .. i+size-1): what verification uses to measure how much of a text a shared shingle covers. A
+    polynomial over the code points (FNV-1a's prime as multiplier) spread over 64 bits by splitmix64's
+    finaliser, computed by `codepoints.window_hashes_of`."""
+    from fincorpus.dedup.codepoints import code_points, window_hashes_of
+
+    codes = code_points(fingerprint)
+    out = np.empty(len(codes), dtype=np.uint64)
+    return out[:window_hashes_of(codes, size, out)]
 
 
 def figures(fingerprint: str, context: int = 4) -> Counter[tuple[str, str]]:

@@ -26,6 +26,9 @@ class Signer:
         a, b = MinHash(num_perm=num_perm, seed=seed, scheme="affine32").permutations
         self._a = np.ascontiguousarray(a, dtype=np.uint64)
         self._b = np.ascontiguousarray(b, dtype=np.uint64)
+        self.low_a = (self._a & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+        """Low 32 bits of the permutations: all that reaches a value (`sign_into`)."""
+        self.low_b = (self._b & np.uint64(0xFFFFFFFF)).astype(np.uint32)
 
     def sign(self, shingles: np.ndarray) -> np.ndarray:
         """Signature (uint32, length num_perm) of a set of 64-bit shingle hashes."""
@@ -52,17 +55,29 @@ def _sign_rows(hashes, offsets, a, b, out):  # pragma: no cover - compiled
     """out[row] = min over the row's hashes h of (a * fmix32(low 32 bits of h) + b) mod 2**32, per permutation:
     datasketch's affine32 scheme, which mixes each 32-bit hash with MurmurHash3's finaliser first."""
     mask = np.uint64(0xFFFFFFFF)
+    low_a = (a & mask).astype(np.uint32)
+    low_b = (b & mask).astype(np.uint32)
+    minimum = np.empty(len(a), dtype=np.uint32)
     for row in range(len(offsets) - 1):
-        for perm in range(len(a)):
-            out[row, perm] = np.uint32(0xFFFFFFFF)
+        minimum[:] = np.uint32(0xFFFFFFFF)
         for position in range(offsets[row], offsets[row + 1]):
-            value = hashes[position] & mask
-            value ^= value >> np.uint64(16)
-            value = (value * np.uint64(0x85EBCA6B)) & mask
-            value ^= value >> np.uint64(13)
-            value = (value * np.uint64(0xC2B2AE35)) & mask
-            value ^= value >> np.uint64(16)
-            for perm in range(len(a)):
-                permuted = np.uint32((a[perm] * value + b[perm]) & mask)
-                if permuted < out[row, perm]:
-                    out[row, perm] = permuted
+            sign_into(hashes[position], low_a, low_b, minimum)
+        out[row, :] = minimum
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def sign_into(value, low_a, low_b, minimum):  # pragma: no cover - compiled
+    """Lower `minimum` (one signature) with the 64-bit hash `value`. Only the low 32 bits of a and b reach
+    the result, so the loop runs on 32-bit lanes (vectorised by LLVM)."""
+    mask = np.uint64(0xFFFFFFFF)
+    value = value & mask
+    value ^= value >> np.uint64(16)
+    value = (value * np.uint64(0x85EBCA6B)) & mask
+    value ^= value >> np.uint64(13)
+    value = (value * np.uint64(0xC2B2AE35)) & mask
+    value ^= value >> np.uint64(16)
+    mixed = np.uint32(value)
+    for perm in range(len(low_a)):
+        permuted = np.uint32(low_a[perm] * mixed + low_b[perm])
+        if permuted < minimum[perm]:
+            minimum[perm] = permuted

@@ -10,47 +10,24 @@ Two measures, both on the documents' informative shingles (boilerplate removed, 
 A pair is a duplicate when one document is contained in the other at >= `containment_threshold`
 (`contained` when it is much shorter, else `near_duplicate`), and never when the finance guard finds the
 figures that follow the same words in both documents different beyond `max_number_difference`.
-
-Two titles or headlines (both under `title_chars`) are held to more: containment is blind to words one of
-them inserts, and a title series ("燃气Ⅱ行业跟踪周报：欧洲亚洲气价下跌…" one week, "…欧洲亚洲美国气价下跌…"
-the next) differs in a few words inside a shared template. A republished title differs only at its ends (a
-site suffix, a source tag, a cut), so two titles that differ inside (`inner_edits`) are different items.
 """
 
 from __future__ import annotations
 
-from collections import Counter
+import threading
+from collections import Counter, OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
+import numba
 import numpy as np
 
 from fincorpus.config import MAX_TITLE_CHARS, DedupConfig
-from fincorpus.dedup.boilerplate import contains_sorted
+from fincorpus.dedup.boilerplate import HashSet
+from fincorpus.dedup.cluster import components
+from fincorpus.dedup.passes import Shingler, ordered_map
 from fincorpus.documents import Reason
-
-
-@dataclass(frozen=True, slots=True)
-class Shingled:
-    """One document as verification sees it."""
-
-    windows: np.ndarray
-    """Hash of the 5-gram at each position of the fingerprint, in text order."""
-    all_shingles: np.ndarray
-    """Sorted unique hashes of all its 5-grams."""
-    shingles: np.ndarray
-    """Sorted unique hashes of its 5-grams before its legal pages (all of them when it has none)."""
-    legal_start: int | None
-    """Window where its legal pages begin (`boilerplate.legal_section_start`)."""
-    informative: np.ndarray
-    """Sorted unique hashes without boilerplate."""
-    boilerplate_windows: np.ndarray | None
-    """Which windows are boilerplate (None: none is)."""
-    mostly_boilerplate: bool
-    """Fewer than `min_chars` informative shingles: a page that is all boilerplate, such as a news item
-    reposted by many sites. Two such documents are compared on all of their shingles."""
-    figures: dict[str, Counter[str]]
-    """Figures by the characters before them (`shingles.figures`), boilerplate figures left out."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,17 +74,69 @@ class PairScore:
         return Reason.CONTAINED if self.length_ratio < config.contained_length_ratio else Reason.NEAR_DUPLICATE
 
 
+_ALL, _INFORMATIVE, _BODY = 1, 2, 4  # flags of a shingle in a document's table
+
+
+@dataclass(frozen=True, slots=True)
+class Shingled:
+    """One document as verification sees it."""
+
+    windows: np.ndarray
+    """Hash of the 5-gram at each position of the fingerprint, in text order."""
+    first: np.ndarray
+    """Which windows hold the first occurrence of their hash."""
+    legal_start: int | None
+    """Window where its legal pages begin (`boilerplate.legal_section_start`)."""
+    boilerplate_windows: np.ndarray | None
+    """Which windows are boilerplate or legal pages (None: none is)."""
+    keys: np.ndarray
+    """Its distinct shingles in an open-addressing table (`flags` 0: free slot) ..."""
+    flags: np.ndarray
+    """... each flagged: 1 any shingle, 2 informative (in a window that is not boilerplate), 4 body (before
+    the legal pages; all of them when it has none)."""
+    all_count: int
+    informative_count: int
+    body_count: int
+    mostly_boilerplate: bool
+    """Fewer than `min_chars` informative shingles: a page that is all boilerplate, such as a news item
+    reposted by many sites. Two such documents are compared on all of their body shingles."""
+    figure_contexts: np.ndarray
+    """Sorted hashes of the words before each of its figures (boilerplate figures left out) ..."""
+    figure_keys: np.ndarray
+    """... and of (words, figure)."""
+
+
+def shingle_document(text: str, shingler: Shingler, boilerplate: HashSet, boilerplate_figures: HashSet,
+                     config: DedupConfig) -> Shingled:
+    """Measure one document for verification."""
+    codes, legal = shingler.fingerprint(text)
+    windows = shingler.windows(codes).copy()
+    capacity = 1 << int(np.ceil(np.log2(max(2 * len(windows), 16))))
+    keys = np.zeros(capacity, dtype=np.uint64)
+    flags = np.zeros(capacity, dtype=np.uint8)
+    first = np.empty(len(windows), dtype=np.bool_)
+    masked = np.empty(len(windows), dtype=np.bool_)
+    counts = _shingle(windows, boilerplate.keys, boilerplate.counts, len(boilerplate) > 0,
+                      len(windows) if legal is None else legal, keys, flags, first, masked)
+    contexts, figure_keys = shingler.figures(codes)
+    kept = ~boilerplate_figures.contains(figure_keys)
+    return Shingled(windows, first, legal, masked if counts[3] else None, keys, flags, counts[0], counts[1],
+                    counts[2], counts[1] < config.min_chars, np.sort(contexts[kept]), np.sort(figure_keys[kept]))
+
+
 def score_pair(left: Shingled, right: Shingled, shingle_size: int, min_numbers: int) -> PairScore:
-    """Measure a pair on informative shingles, or on all shingles when both sides are mostly boilerplate."""
+    """Measure a pair on informative shingles, or on body shingles when both sides are mostly boilerplate."""
     on_all = left.mostly_boilerplate and right.mostly_boilerplate
-    left_set = left.shingles if on_all else left.informative
-    right_set = right.shingles if on_all else right.informative
-    compared, differing = figure_counts(left.figures, right.figures)
+    flag = _BODY if on_all else _INFORMATIVE
+    shared, left_in_right = _covered_share(left, right, flag, on_all, shingle_size)
+    _, right_in_left = _covered_share(right, left, flag, on_all, shingle_size)
+    union = left.all_count + right.all_count - shared
+    compared, differing = hashed_figure_counts(left, right)
     shorter, longer = sorted((len(left.windows), len(right.windows)))
     return PairScore(
-        similarity=jaccard(left.all_shingles, right.all_shingles),
-        left_in_right=_covered_share(left, right_set, on_all, shingle_size),
-        right_in_left=_covered_share(right, left_set, on_all, shingle_size),
+        similarity=shared / union if union else 0.0,
+        left_in_right=left_in_right,
+        right_in_left=right_in_left,
         number_difference=differing / compared if compared >= min_numbers else None,
         length_ratio=shorter / max(longer, 1),
         shorter_chars=shorter + shingle_size - 1,
@@ -138,11 +167,10 @@ def inner_edits(left: np.ndarray, right: np.ndarray, shingle_size: int) -> int:
     return sum(max(1, max(i2 - i1, j2 - j1) - (shingle_size - 1)) for _, i1, i2, j1, j2 in inner)
 
 
-def jaccard(left: np.ndarray, right: np.ndarray) -> float:
-    """Jaccard similarity of two sorted unique hash arrays."""
-    shared = int(contains_sorted(left, right).sum()) if len(left) and len(right) else 0
-    union = len(left) + len(right) - shared
-    return shared / union if union else 0.0
+def hashed_figure_counts(left: Shingled, right: Shingled) -> tuple[int, int]:
+    """`figure_counts` on the hashed figures of two measured documents."""
+    compared = _shared_minimum(left.figure_contexts, right.figure_contexts)
+    return compared, compared - _shared_minimum(left.figure_keys, right.figure_keys)
 
 
 def figure_counts(left: dict[str, Counter[str]], right: dict[str, Counter[str]]) -> tuple[int, int]:
@@ -164,18 +192,218 @@ def figure_counts(left: dict[str, Counter[str]], right: dict[str, Counter[str]])
     return compared, compared - matched
 
 
-def _covered_share(doc: Shingled, other: np.ndarray, on_all: bool, size: int) -> float:
-    """Share of `doc`'s characters that lie in a window shared with `other`, counting only characters
-    that no boilerplate window covers."""
-    if len(doc.windows) == 0 or len(other) == 0:
-        return 0.0
-    kernel = np.ones(min(size, len(doc.windows)), dtype=np.int32)
-    shared = np.convolve(contains_sorted(doc.windows, other), kernel) > 0
-    if on_all or doc.boilerplate_windows is None:
-        counted = np.ones(len(shared), dtype=bool)
-        if doc.legal_start is not None:
-            counted[doc.legal_start:] = False
-    else:  # characters that no boilerplate window covers
-        counted = np.convolve(doc.boilerplate_windows, kernel) == 0
-    counted_chars = np.count_nonzero(counted)
-    return np.count_nonzero(shared & counted) / counted_chars if counted_chars else 0.0
+def _covered_share(doc: Shingled, other: Shingled, flag: int, on_all: bool, size: int) -> tuple[int, float]:
+    """(How many of `doc`'s shingles `other` holds, share of `doc`'s characters that lie in a window shared
+    with `other`'s `flag` shingles, counting only characters that no boilerplate window covers)."""
+    use_mask = not on_all and doc.boilerplate_windows is not None
+    mask = doc.boilerplate_windows if use_mask else np.zeros(0, dtype=np.bool_)
+    legal = -1 if use_mask or doc.legal_start is None else doc.legal_start
+    shared, covered, counted = _covered(doc.windows, doc.first, mask, legal, min(size, max(len(doc.windows), 1)),
+                                        other.keys, other.flags, flag)
+    other_count = other.body_count if flag == _BODY else other.informative_count
+    if len(doc.windows) == 0 or other_count == 0:
+        return shared, 0.0
+    return shared, covered / counted if counted else 0.0
+
+
+class Verifier:
+    """Shingles documents on demand, keeping the last `cache_size` (pairs come sorted by their first row,
+    so each first document is shingled once)."""
+
+    def __init__(self, texts: Sequence[str], boilerplate: np.ndarray, boilerplate_figures: np.ndarray,
+                 config: DedupConfig, cache_size: int = 256) -> None:
+        """`boilerplate`, `boilerplate_figures`: hashes (`engine.boilerplate_of`)."""
+        self.texts, self.config, self.cache_size = texts, config, cache_size
+        self.boilerplate, self.boilerplate_figures = HashSet(boilerplate), HashSet(boilerplate_figures)
+        self.misses = 0
+        self.shingler = Shingler(config)
+        self._cache: OrderedDict[int, Shingled] = OrderedDict()
+
+    def sibling(self) -> Verifier:
+        """A verifier with the same boilerplate and an empty cache of its own (for another thread)."""
+        other = object.__new__(Verifier)
+        other.texts, other.config, other.cache_size = self.texts, self.config, self.cache_size
+        other.boilerplate, other.boilerplate_figures = self.boilerplate, self.boilerplate_figures
+        other.shingler, other._cache, other.misses = Shingler(self.config), OrderedDict(), 0
+        return other
+
+    def shingled(self, row: int) -> Shingled:
+        found = self._cache.get(row)
+        if found is None:
+            self.misses += 1
+            found = shingle_document(self.texts[row], self.shingler, self.boilerplate, self.boilerplate_figures,
+                                     self.config)
+            self._cache[row] = found
+            if len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+        else:
+            self._cache.move_to_end(row)
+        return found
+
+    def score(self, left: int, right: int) -> PairScore:
+        return score_pair(self.shingled(left), self.shingled(right), self.config.shingle_size,
+                          self.config.min_numbers)
+
+
+def verify_pairs(pairs: np.ndarray, verifier: Verifier, threads: int = 1) -> list[PairScore]:
+    """Scores of every candidate pair ((n, 2) rows into the verifier's texts), in the order given. Pairs
+    are measured one component of the candidate graph after another, so that a document is shingled
+    once while its component fits the verifier's cache; with `threads` > 1, groups of components go to
+    worker threads, each with its own cache, the texts they need read here first."""
+    if len(pairs) == 0:
+        return []
+    rows, local = np.unique(pairs, return_inverse=True)
+    groups = components(len(rows), local.reshape(-1, 2))
+    component_of = np.empty(len(rows), dtype=np.int64)
+    for number, group in enumerate(groups):
+        component_of[group] = number
+    pair_component = component_of[local.reshape(-1, 2)[:, 0]]
+    order = np.argsort(pair_component, kind="stable")
+    scores: list[PairScore | None] = [None] * len(pairs)
+    if threads <= 1:
+        for index in order.tolist():
+            left, right = pairs[index]
+            scores[index] = verifier.score(int(left), int(right))
+        return scores
+    workers = _PerThreadVerifier(verifier)
+
+    def score_chunk(chunk: tuple[list[int], dict[int, str]]) -> list[PairScore]:
+        indexes, texts = chunk
+        own = workers.get()
+        own.texts = texts
+        return [own.score(int(pairs[index, 0]), int(pairs[index, 1])) for index in indexes]
+
+    chunks = list(_chunks(order, pair_component[order]))
+    fetched = ((indexes, {int(row): verifier.texts[int(row)] for row in np.unique(pairs[indexes])})
+               for indexes in chunks)
+    for indexes, chunk_scores in zip(chunks, ordered_map(score_chunk, fetched, threads)):
+        for index, score in zip(indexes, chunk_scores):
+            scores[index] = score
+    return scores
+
+
+def _chunks(order: np.ndarray, components_in_order: np.ndarray, size: int = 64):
+    """`order` cut into lists of at least `size` pairs, never inside a component."""
+    cuts = np.flatnonzero(np.diff(components_in_order)) + 1
+    start = 0
+    for cut in [*cuts.tolist(), len(order)]:
+        if cut - start >= size or cut == len(order):
+            yield order[start:cut].tolist()
+            start = cut
+
+
+class _PerThreadVerifier:
+    def __init__(self, verifier: Verifier) -> None:
+        self.verifier, self._local = verifier, threading.local()
+
+    def get(self) -> Verifier:
+        own = getattr(self._local, "verifier", None)
+        if own is None:
+            own = self._local.verifier = self.verifier.sibling()
+        return own
+
+
+@numba.njit(cache=True, nogil=True)
+def _find(keys, flags, value):  # pragma: no cover - compiled
+    mask = len(keys) - 1
+    slot = np.int64((value * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(40)) & mask
+    while flags[slot] != 0:
+        if keys[slot] == value:
+            return flags[slot]
+        slot = (slot + 1) & mask
+    return 0
+
+
+@numba.njit(cache=True, nogil=True)
+def _shingle(windows, boilerplate_keys, boilerplate_counts, any_boilerplate, body_end, keys, flags, first, masked
+             ):  # pragma: no cover - compiled
+    """Fill `keys`/`flags` with the distinct windows, `first` and `masked` (boilerplate or legal pages) per
+    window; returns (all, informative, body, masked) counts."""
+    mask = len(keys) - 1
+    bp_mask = len(boilerplate_keys) - 1
+    counts = np.zeros(4, dtype=np.int64)
+    for position in range(len(windows)):
+        value = windows[position]
+        is_masked = position >= body_end
+        if not is_masked and any_boilerplate:
+            slot = np.int64((value * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(32)) & bp_mask
+            while boilerplate_counts[slot] != 0:
+                if boilerplate_keys[slot] == value:
+                    is_masked = True
+                    break
+                slot = (slot + 1) & bp_mask
+        masked[position] = is_masked
+        counts[3] += is_masked
+        slot = np.int64((value * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(40)) & mask
+        while flags[slot] != 0 and keys[slot] != value:
+            slot = (slot + 1) & mask
+        old = flags[slot]
+        first[position] = old == 0
+        new = old | 1
+        if not is_masked:
+            new |= 2
+        if position < body_end:
+            new |= 4
+        keys[slot] = value
+        flags[slot] = new
+        for bit in range(3):
+            if (new >> bit) & 1 and not (old >> bit) & 1:
+                counts[bit] += 1
+    return counts
+
+
+@numba.njit(cache=True, nogil=True)
+def _shared_minimum(left, right):  # pragma: no cover - compiled
+    """Sum over the values in both sorted arrays of the smaller number of repeats."""
+    total = 0
+    i = 0
+    j = 0
+    while i < len(left) and j < len(right):
+        if left[i] < right[j]:
+            i += 1
+        elif right[j] < left[i]:
+            j += 1
+        else:
+            value = left[i]
+            mine = 0
+            while i < len(left) and left[i] == value:
+                mine += 1
+                i += 1
+            theirs = 0
+            while j < len(right) and right[j] == value:
+                theirs += 1
+                j += 1
+            total += min(mine, theirs)
+    return total
+
+
+@numba.njit(cache=True, nogil=True)
+def _covered(windows, first, mask, legal, width, other_keys, other_flags, flag):  # pragma: no cover - compiled
+    """(distinct hashes of `windows` that `other` holds at all, characters inside a window whose hash
+    `other` holds with `flag` and counted, characters counted). Window i covers characters i .. i+width-1.
+    Counted: with a `mask`, characters no masked window covers; else characters before `legal` (all with
+    legal < 0)."""
+    chars = len(windows) + width - 1
+    shared_until = 0
+    masked_until = 0
+    shared_distinct = 0
+    shared_counted = 0
+    counted = 0
+    for char in range(chars):
+        if char < len(windows):
+            found = _find(other_keys, other_flags, windows[char])
+            if found and first[char]:
+                shared_distinct += 1
+            if found & flag:
+                shared_until = char + width
+            if len(mask) and mask[char]:
+                masked_until = char + width
+        if len(mask):
+            is_counted = char >= masked_until
+        else:
+            is_counted = legal < 0 or char < legal
+        if is_counted:
+            counted += 1
+            if char < shared_until:
+                shared_counted += 1
+    return shared_distinct, shared_counted, counted

@@ -1,0 +1,337 @@
+"""The two passes over the text that leave each document nothing but a signature and a few numbers.
+
+1. `scan_partition` (every document, in order): fingerprint length and exact hash; the shingles and
+   figures of each distinct fingerprint long enough to compare go into a `FrequencySketch`.
+2. `sign_partition` (the compared documents, in order): the body shingles (before the legal pages) that
+   the sketch cannot rule out as boilerplate are set aside as candidates and counted exactly
+   (`ExactCounts`); the rest are signed at once. `finish_signatures` then knows the boilerplate (candidates
+   counted in `boilerplate_cutoff` documents or more) and adds each document's non-boilerplate candidates
+   to its signature.
+
+Nothing per character outlives a document: memory holds the sketch (fixed), the signatures, and the
+candidates (a few per document that carries boilerplate). Partitions can run apart and merge: sketches
+and exact counts add up.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numba
+import numpy as np
+import xxhash
+
+from fincorpus.config import DedupConfig
+from fincorpus.dedup.boilerplate import ExactCounts, FrequencySketch, HashSet, _heading_pattern, legal_section_start
+from fincorpus.dedup.codepoints import (code_points, figure_keys_into, fingerprint_codes, fold_table, window_hash,
+                                        window_hashes_of)
+from fincorpus.dedup.shingles import fingerprint_text
+from fincorpus.dedup.signatures import Signer, _sign_rows, sign_into
+
+FIGURE_CONTEXT = 4  # characters before a figure that name it (`shingles.figures`)
+
+
+class Shingler:
+    """Fingerprints, windows, distinct hashes and figures of one document at a time, into buffers reused
+    from one document to the next. Views it returns are valid until its next call."""
+
+    def __init__(self, config: DedupConfig) -> None:
+        self.size = config.shingle_size
+        self.headings = tuple(config.legal_headings)
+        self.pattern = _heading_pattern(self.headings) if self.headings else None
+        self._windows = np.empty(1 << 14, dtype=np.uint64)
+        self._distinct = np.empty(1 << 14, dtype=np.uint64)
+        self._keys = np.zeros(1 << 15, dtype=np.uint64)
+        self._stamps = np.zeros(1 << 15, dtype=np.uint32)
+        self._stamp = 0
+        self._contexts = np.empty(1 << 12, dtype=np.uint64)
+        self._figures = np.empty(1 << 12, dtype=np.uint64)
+
+    def fingerprint(self, text: str, legal: bool = True) -> tuple[np.ndarray, int | None]:
+        """`fingerprint_text(text)` as code points and, with `legal`, `legal_section_start`'s offset."""
+        match = self.pattern.search(text) if legal and self.pattern is not None else None
+        line = None if match is None else match.start()
+        fast = fingerprint_codes(text, -1 if line is None else line)
+        if fast is not None:
+            codes, marked = fast
+            return codes, None if line is None else marked
+        fingerprint = fingerprint_text(text)
+        legal_start = legal_section_start(text, fingerprint, self.headings) if line is not None else None
+        return code_points(fingerprint).astype(np.uint32), legal_start
+
+    def windows(self, codes: np.ndarray) -> np.ndarray:
+        if len(codes) > len(self._windows):
+            self._windows = np.empty(2 * len(codes), dtype=np.uint64)
+        return self._windows[:window_hashes_of(codes, self.size, self._windows)]
+
+    def distinct(self, values: np.ndarray) -> np.ndarray:
+        """`values` without repeats, in order of first occurrence."""
+        self._reserve(len(values))
+        return self._distinct[:_distinct(values, self._keys, self._stamps, self._next_stamp(), self._distinct)]
+
+    def count(self, codes: np.ndarray, sketch: FrequencySketch) -> None:
+        """Add the document's distinct shingles to `sketch` (one compiled pass: windows, distinct, count)."""
+        self._reserve(len(codes))
+        _count_windows(codes, self.size, self._keys, self._stamps, self._next_stamp(), sketch.counters, sketch.shift)
+
+    def sign(self, codes: np.ndarray, legal: int | None, sketch: FrequencySketch, cutoff: int, signer: Signer
+             ) -> tuple[np.ndarray, int, np.ndarray, np.ndarray]:
+        """One compiled pass over the document's distinct shingles: (MinHash of its body shingles the sketch
+        rules out as boilerplate, how many those are, the candidates, which candidates lie in the body)."""
+        self._reserve(len(codes))
+        signature = np.full(signer.num_perm, 0xFFFFFFFF, dtype=np.uint32)
+        candidates = np.empty(len(codes), dtype=np.uint64)
+        in_body = np.empty(len(codes), dtype=np.bool_)
+        body_end = len(codes) if legal is None else legal
+        plain_count, candidate_count = _sign_windows(
+            codes, self.size, body_end, sketch.counters, sketch.shift, cutoff, self._keys, self._stamps,
+            self._next_stamp(), signer.low_a, signer.low_b, signature, candidates, in_body)
+        return signature, plain_count, candidates[:candidate_count], in_body[:candidate_count]
+
+    def figures(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(context hash, figure key) of every figure, in text order (`codepoints.figure_keys_into`)."""
+        if len(codes) > len(self._figures):
+            self._contexts = np.empty(2 * len(codes), dtype=np.uint64)
+            self._figures = np.empty(2 * len(codes), dtype=np.uint64)
+        found = figure_keys_into(codes, fold_table().digit, FIGURE_CONTEXT, self._contexts, self._figures)
+        return self._contexts[:found], self._figures[:found]
+
+    def _reserve(self, count: int) -> None:
+        if count > len(self._distinct):
+            self._distinct = np.empty(2 * count, dtype=np.uint64)
+        if 2 * count > len(self._keys):
+            capacity = 1 << int(np.ceil(np.log2(4 * count)))
+            self._keys = np.zeros(capacity, dtype=np.uint64)
+            self._stamps = np.zeros(capacity, dtype=np.uint32)
+            self._stamp = 0
+
+    def _next_stamp(self) -> int:
+        self._stamp += 1
+        if self._stamp >= 2**32 - 1:
+            self._stamps[:] = 0
+            self._stamp = 1
+        return self._stamp
+
+
+def exact_of(codes: np.ndarray) -> int:
+    """xxh3-64 of the fingerprint's code points: equal for exact duplicates up to folding."""
+    return xxhash.xxh3_64_intdigest(memoryview(np.ascontiguousarray(codes)).cast("B"))
+
+
+@dataclass
+class Scanned:
+    """Pass 1 over a partition: per document its exact hash and fingerprint length; the sketch of the
+    distinct fingerprints' shingles and figures."""
+
+    exact: np.ndarray
+    chars: np.ndarray
+    sketch: FrequencySketch
+
+
+def scan_partition(texts: Iterable[str], config: DedupConfig, expected_documents: int,
+                   shingler: Shingler | None = None, sketch_bits: int | None = None,
+                   sketch: FrequencySketch | None = None) -> Scanned:
+    """Pass 1: read `texts` once, in order. `expected_documents` (the whole batch's) sizes the sketch;
+    partitions of one batch must pass the same number so that their sketches add up (or the same
+    `sketch_bits`), or add to one `sketch` given. A fingerprint met again is counted once per partition
+    (the sketch only bounds counts from above: exactness comes later)."""
+    shingler = shingler or Shingler(config)
+    sketch = sketch if sketch is not None else FrequencySketch(expected_documents, sketch_bits)
+    exact, chars, seen = [], [], set()
+    for text in texts:
+        codes, _ = shingler.fingerprint(text, legal=False)
+        value = exact_of(codes)
+        exact.append(value)
+        chars.append(len(codes))
+        if len(codes) >= config.min_chars and value not in seen:
+            seen.add(value)
+            shingler.count(codes, sketch)
+            sketch.add(shingler.distinct(shingler.figures(codes)[1]))
+            sketch.documents += 1
+    return Scanned(np.array(exact, dtype=np.uint64), np.array(chars, dtype=np.int64), sketch)
+
+
+@dataclass
+class Signed:
+    """Pass 2 over the compared documents of a partition."""
+
+    signatures: np.ndarray
+    """(documents, num_perm) uint32: MinHash of each document's body shingles that are not candidates."""
+    plain_sizes: np.ndarray
+    """How many such shingles each has."""
+    candidates: dict[int, np.ndarray]
+    """Per document (position in this partition) with any: its body shingles that may be boilerplate."""
+    shingle_counts: ExactCounts
+    """Documents holding each candidate shingle (anywhere in the text)."""
+    figure_counts: ExactCounts
+    """Documents holding each candidate figure."""
+    documents: int = field(default=0)
+
+
+def sign_partition(texts: Iterable[str], sketch: FrequencySketch, cutoff: int, config: DedupConfig,
+                   signer: Signer, shingler: Shingler | None = None,
+                   counts: tuple[ExactCounts, ExactCounts] | None = None) -> Signed:
+    """Pass 2 over the compared documents (each distinct fingerprint once, as in `scan_partition`), in
+    order, with the merged sketch of the whole batch and its `boilerplate_cutoff`. `counts`: (shingle,
+    figure) counts to add to instead of new ones."""
+    shingler = shingler or Shingler(config)
+    rows: list[np.ndarray] = []
+    sizes: list[int] = []
+    candidates: dict[int, np.ndarray] = {}
+    shingle_counts, figure_counts = counts if counts is not None else (ExactCounts(), ExactCounts())
+    for position, text in enumerate(texts):
+        codes, legal = shingler.fingerprint(text)
+        signature, plain_count, candidate, in_body = shingler.sign(codes, legal, sketch, cutoff, signer)
+        rows.append(signature)
+        sizes.append(plain_count)
+        if len(candidate):
+            shingle_counts.add(candidate)
+            if in_body.any():
+                candidates[position] = candidate[in_body]
+        figures = shingler.distinct(shingler.figures(codes)[1])
+        figure_counts.add(figures[_sketch_counts(figures, sketch) >= cutoff])
+    signatures = np.array(rows, dtype=np.uint32).reshape(len(rows), signer.num_perm)
+    return Signed(signatures, np.array(sizes, dtype=np.int64), candidates, shingle_counts, figure_counts, len(rows))
+
+
+def merge_signed(parts: Sequence[Signed]) -> Signed:
+    """One `Signed` from partitions signed in this order (their counts added up)."""
+    parts = list(parts)
+    offsets = np.cumsum([0, *(part.documents for part in parts)])
+    counts = [ExactCounts(), ExactCounts()]
+    for total, name in zip(counts, ("shingle_counts", "figure_counts")):
+        for counted in {id(getattr(part, name)): getattr(part, name) for part in parts}.values():
+            total.merge(counted)  # partitions may share one accumulator: each distinct one added once
+    return Signed(np.concatenate([part.signatures for part in parts]) if parts else np.empty((0, 0), np.uint32),
+                  np.concatenate([part.plain_sizes for part in parts]) if parts else np.empty(0, np.int64),
+                  {int(offset) + position: candidate for part, offset in zip(parts, offsets)
+                   for position, candidate in part.candidates.items()},
+                  counts[0], counts[1], int(offsets[-1]))
+
+
+def finish_signatures(signed: Signed, boilerplate: np.ndarray, signer: Signer, config: DedupConfig
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """Signatures and set sizes of what each document is compared on: its informative shingles (body
+    shingles that are not `boilerplate`), or its whole body when fewer than `min_chars` are informative."""
+    signatures, sizes = signed.signatures.copy(), signed.plain_sizes.copy()
+    boilerplate_set = HashSet(boilerplate)
+    for position, candidate in signed.candidates.items():
+        informative = candidate[~boilerplate_set.contains(candidate)]
+        if sizes[position] + len(informative) < config.min_chars:
+            informative = candidate  # mostly boilerplate: compared on its whole body
+        if len(informative):
+            np.minimum(signatures[position], sign_one(signer, informative), out=signatures[position])
+        sizes[position] += len(informative)
+    return signatures, sizes
+
+
+def sign_one(signer: Signer, hashes: np.ndarray) -> np.ndarray:
+    """`signer.sign` without its batching: one compiled call."""
+    signature = np.empty((1, signer.num_perm), dtype=np.uint32)
+    _sign_rows(hashes, np.array([0, len(hashes)], dtype=np.int64), signer._a, signer._b, signature)
+    return signature[0]
+
+
+def _sketch_counts(hashes: np.ndarray, sketch: FrequencySketch) -> np.ndarray:
+    return sketch.counters[hashes >> sketch.shift]
+
+
+@numba.njit(cache=True, nogil=True)
+def _distinct(values, keys, stamps, stamp, out):  # pragma: no cover - compiled
+    """Write the distinct `values` (first occurrences, in order) to `out`; a slot is taken when its stamp
+    is this call's, so the table is never cleared."""
+    mask = len(keys) - 1
+    found = 0
+    for value in values:
+        slot = np.int64((value * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(40)) & mask
+        while stamps[slot] == stamp and keys[slot] != value:
+            slot = (slot + 1) & mask
+        if stamps[slot] != stamp:
+            stamps[slot] = stamp
+            keys[slot] = value
+            out[found] = value
+            found += 1
+    return found
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _first_time(value, keys, stamps, stamp):  # pragma: no cover - compiled
+    """Insert `value` in the stamped set; whether it was new."""
+    mask = len(keys) - 1
+    slot = np.int64((value * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(40)) & mask
+    while stamps[slot] == stamp and keys[slot] != value:
+        slot = (slot + 1) & mask
+    if stamps[slot] == stamp:
+        return False
+    stamps[slot] = stamp
+    keys[slot] = value
+    return True
+
+
+@numba.njit(cache=True, nogil=True)
+def _count_windows(codes, size, keys, stamps, stamp, counters, shift):  # pragma: no cover - compiled
+    """Count each distinct window hash of `codes` once in `counters` (saturating)."""
+    if len(codes) == 0:
+        return
+    width = min(size, len(codes))
+    for position in range(len(codes) - width + 1):
+        value = window_hash(codes, position, width)
+        if _first_time(value, keys, stamps, stamp):
+            where = value >> shift
+            if counters[where] < 65535:
+                counters[where] += 1
+
+
+@numba.njit(cache=True, nogil=True)
+def _sign_windows(codes, size, body_end, counters, shift, cutoff, keys, stamps, stamp, low_a, low_b, signature,
+                  candidates, in_body):  # pragma: no cover - compiled
+    """Distinct window hashes of `codes`: those the sketch counts in `cutoff` documents or more go to
+    `candidates`; the others before `body_end` lower `signature`. Returns (signed, candidates) counts."""
+    if len(codes) == 0:
+        return 0, 0
+    width = min(size, len(codes))
+    plain_count = 0
+    candidate_count = 0
+    for position in range(len(codes) - width + 1):
+        value = window_hash(codes, position, width)
+        if not _first_time(value, keys, stamps, stamp):
+            continue
+        if counters[value >> shift] >= cutoff:
+            candidates[candidate_count] = value
+            in_body[candidate_count] = position < body_end
+            candidate_count += 1
+        elif position < body_end:
+            sign_into(value, low_a, low_b, signature)
+            plain_count += 1
+    return plain_count, candidate_count
+
+
+def ordered_map(function: Callable, items: Iterable, threads: int):
+    """`map(function, items)` in `threads` threads, results in order; items are drawn from `items` (in this
+    thread) only as results are taken, at most two per thread ahead."""
+    if threads <= 1:
+        yield from map(function, items)
+        return
+    with ThreadPoolExecutor(threads) as pool:
+        pending: deque = deque()
+        for item in items:
+            pending.append(pool.submit(function, item))
+            if len(pending) >= 2 * threads:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
+def compared_rows(doc_ids: Sequence[str], scanned: Scanned, config: DedupConfig) -> tuple[np.ndarray, list[int]]:
+    """Each row's representative (the smallest doc_id of its exact group) and the representatives long
+    enough to compare, sorted by doc_id."""
+    first: dict[int, int] = {}
+    for row in sorted(range(len(doc_ids)), key=lambda row: doc_ids[row]):
+        first.setdefault(int(scanned.exact[row]), row)
+    representative = np.array([first[int(value)] for value in scanned.exact.tolist()], dtype=np.int64)
+    compared = sorted((row for row in set(first.values()) if scanned.chars[row] >= config.min_chars),
+                      key=lambda row: doc_ids[row])
+    return representative, compared
