@@ -47,10 +47,15 @@ class FrequencySketch:
     def merge(self, other: FrequencySketch) -> FrequencySketch:
         if len(other.counters) != len(self.counters):
             raise ValueError("sketches of different widths do not add up: give both the same expected_documents")
-        total = self.counters.astype(np.uint32) + other.counters
-        self.counters = np.minimum(total, np.iinfo(np.uint16).max).astype(np.uint16)
+        _saturating_add(self.counters, other.counters)
         self.documents += other.documents
         return self
+
+
+@numba.njit(cache=True, nogil=True)
+def _saturating_add(counters, others):  # pragma: no cover - compiled
+    for index in range(len(counters)):
+        counters[index] = min(np.int64(counters[index]) + np.int64(others[index]), 65535)
 
 
 @numba.njit(cache=True, nogil=True)

@@ -159,9 +159,9 @@ def deduplicate(doc_ids: Sequence[str], texts: Sequence[str], config: DedupConfi
         return scan_partition(batch, config, expected, shingler, sketch=sketch)
 
     scanned_parts = list(ordered_map(scan_batch, _batches(texts), threads))
-    sketch = FrequencySketch(expected)
-    for _, thread_sketch in scans.states:
-        sketch.merge(thread_sketch)
+    sketch = scans.states[0][1] if scans.states else FrequencySketch(expected)
+    for _, thread_sketch in scans.states[1:]:
+        sketch.merge(thread_sketch)  # into the first thread's: one sketch more per thread, not two
     scanned = Scanned(np.concatenate([np.empty(0, np.uint64), *(part.exact for part in scanned_parts)]),
                       np.concatenate([np.empty(0, np.int64), *(part.chars for part in scanned_parts)]), sketch)
     del scans, scanned_parts
