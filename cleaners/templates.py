@@ -46,16 +46,23 @@ class LineCounts:
 
 
 def count_lines(texts: Sequence[str], sources: Sequence[str], max_line_chars: int) -> LineCounts:
-    documents = pl.DataFrame({"source": list(sources), "text": list(texts)},
-                             schema={"source": pl.String, "text": pl.String})
-    per_source = documents.group_by("source").agg(pl.len().cast(pl.Int64).alias("source_docs"))
-    lines = (documents.with_row_index("doc")
-             .select("doc", "source", pl.col("text").str.split("\n").alias("line")).explode("line")
-             .with_columns(pl.col("line").str.strip_chars())
-             .filter(pl.col("line").str.len_chars().is_between(1, max_line_chars))
-             .unique(["doc", "line"])
+    per_source = (pl.DataFrame({"source": list(sources)}, schema={"source": pl.String})
+                  .group_by("source").agg(pl.len().cast(pl.Int64).alias("source_docs")))
+    lines = (document_lines(texts, sources, max_line_chars)
              .group_by("source", "line").agg(pl.len().cast(pl.Int64).alias("docs")))
     return LineCounts(lines, per_source)
+
+
+def document_lines(texts: Sequence[str], sources: Sequence[str], max_line_chars: int) -> pl.DataFrame:
+    """doc (row in `texts`), source, line: each stripped line a template could be, once per document.
+    What `count_lines` counts, kept per document by a store so later batches can add to the counts."""
+    documents = pl.DataFrame({"source": list(sources), "text": list(texts)},
+                             schema={"source": pl.String, "text": pl.String})
+    return (documents.with_row_index("doc")
+            .select("doc", "source", pl.col("text").str.split("\n").alias("line")).explode("line")
+            .with_columns(pl.col("line").str.strip_chars())
+            .filter(pl.col("line").str.len_chars().is_between(1, max_line_chars))
+            .unique(["doc", "line"], maintain_order=True))
 
 
 def merge_line_counts(parts: Sequence[LineCounts]) -> LineCounts:

@@ -172,12 +172,13 @@ def update(
     engine: EngineOption = None,
 ) -> None:
     """Add a batch to a corpus store: clean it, deduplicate it within itself and against the store, commit."""
-    from fincorpus.io.readers import discover
+    from fincorpus.io.readers import check_output_outside, discover
     from fincorpus.store import update as update_plain
 
     try:
         settings = _settings(config, engine, prefect)
         discover(inputs, settings.input)
+        check_output_outside(inputs, store, "--store")
         with console.status("updating store…"):
             if prefect:
                 _prefect_quiet()
@@ -192,7 +193,7 @@ def update(
     table.add_column("documents")
     table.add_column("count", justify="right")
     for key in ("inputs", "already_stored", "added", "canonical", "duplicate", "dropped", "quarantined", "rejected",
-                "superseded", "documents_in_store", "canonical_in_store"):
+                "superseded", "cleaned_again", "documents_in_store", "canonical_in_store"):
         table.add_row(key.replace("_", " "), str(summary[key]))
     output.print(table)
     if summary["added"] or summary["rejected"]:
@@ -225,12 +226,15 @@ def serve(
     config: ConfigOption = None,
 ) -> None:
     """Serve `fincorpus update --watch DIR` as a Prefect deployment on a schedule, until Ctrl-C."""
+    from fincorpus.io.readers import check_output_outside
+
     try:
         settings = load_config(config)
         if (cron is None) == (interval is None):
             raise UserError("pass exactly one schedule: --cron \"0 */4 * * *\" or --interval SECONDS")
         if not watch.is_dir():
             raise UserError(f"--watch {watch} is not a directory: pass the directory the scraper writes into")
+        check_output_outside([watch], store, "--store")
         _prefect_quiet()
         from flows.serve import serve as serve_flow
 

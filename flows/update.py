@@ -7,33 +7,24 @@ from prefect.cache_policies import NO_CACHE
 
 from fincorpus import pipeline, store
 from fincorpus.config import Config
-from fincorpus.errors import UserError
-from flows.build import concat_documents, read_partitions
+from fincorpus.io.readers import check_output_outside
+from flows.build import concat_documents, io_may_clear, read_partitions
 from flows.engine import api_for_workers, task_runner_for
 
 
-def _not_a_user_error(task, task_run, state) -> bool:
-    """Retry I/O failures only: a user error (a busy or foreign store) fails the same way every time."""
-    try:
-        state.result()
-    except UserError:
-        return False
-    except Exception:
-        return True
-    return False
-
-
+# Retried on I/O failures only (`io_may_clear`): a user error (a busy or foreign store) fails the same way again.
 read_documents = task(pipeline.read_documents, name="read", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=1,
-                      retry_condition_fn=_not_a_user_error)
+                      retry_condition_fn=io_may_clear)
 # An attempt that fails leaves the store at its previous generation, so the whole update is safe to retry.
-apply_batch = task(store.apply_batch, name="update-store", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5,
-                   retry_condition_fn=_not_a_user_error)
+apply_batch = task(store.apply_batch, name="update-store", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2,
+                   retry_condition_fn=io_may_clear)
 
 
 @flow(name="update-store", log_prints=False, validate_parameters=False)
 def update_store(inputs: list[str], store_dir: str, config: Config | dict | None = None) -> dict:
     """Same stages as `fincorpus.store.update`. `config` may be a dict (a deployment's JSON parameters)."""
     settings = config if isinstance(config, Config) else Config.model_validate(config or {})
+    check_output_outside(inputs, store_dir, "--store")
     if settings.engine.kind == "dask":  # reading and decoding on the workers; the store is changed from here
         parts, _ = read_partitions(inputs, settings)
         documents = concat_documents.submit(parts).result()

@@ -147,6 +147,30 @@ def test_a_failure_between_writing_and_switching_leaves_the_store_unchanged_and_
     assert verify_manifest(two_batches / "generations" / "000003") == []
 
 
+def test_the_update_flow_retries_a_store_write_that_fails_once_and_not_a_busy_store(prefect_harness, two_batches,
+                                                                                      monkeypatch, tmp_path):
+    from flows.update import update_store
+
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    (extra / "c.txt").write_text("上海证券：传媒行业2023年展望，短视频与游戏板块估值修复。" * 3, encoding="utf-8")
+    commits = []
+    original = StoreLayout.commit
+
+    def flaky(self, state):
+        commits.append(state.generation)
+        if len(commits) == 1:
+            raise OSError(5, "Input/output error (injected)")
+        return original(self, state)
+
+    monkeypatch.setattr(StoreLayout, "commit", flaky)
+    with StoreLayout(two_batches).locked(), pytest.raises(UserError, match="another fincorpus update is running"):
+        update_store([str(extra)], str(two_batches), Config())
+    assert commits == []  # refused at the lock, and not tried again
+    summary = update_store([str(extra)], str(two_batches), Config())
+    assert commits == [3, 3] and summary["generation"] == 3 and summary["added"] == 1
+
+
 def test_an_update_killed_before_its_switch_leaves_the_previous_generation(two_batches, tmp_path):
     """A real process, SIGKILLed at the switch (no sleeps: it says where it is and waits)."""
     extra = tmp_path / "extra"
@@ -239,9 +263,34 @@ def test_cli_serve_needs_exactly_one_schedule(tmp_path):
 
 
 def test_cli_serve_without_a_prefect_server_says_how_to_start_one(tmp_path):
-    result = run_cli("serve", "--watch", tmp_path, "--store", tmp_path / "store", "--interval", "60")
+    (tmp_path / "scraped").mkdir()
+    result = run_cli("serve", "--watch", tmp_path / "scraped", "--store", tmp_path / "store", "--interval", "60")
     assert result.returncode == 2 and "prefect server start" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(("inputs", "store"), [("scraped", "scraped/store"), ("store/new", "store")])
+def test_cli_update_refuses_a_store_inside_its_inputs_and_inputs_inside_the_store(tmp_path, inputs, store):
+    (tmp_path / inputs).mkdir(parents=True)
+    (tmp_path / inputs / "a.txt").write_text("正文。" * 30, encoding="utf-8")
+    result = run_cli("update", tmp_path / inputs, "--store", tmp_path / store, "--no-prefect")
+    assert result.returncode == 2, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "--store" in errors[0] and "overlaps INPUT" in errors[0]
+    assert "Traceback" not in result.stderr and not (tmp_path / store / "store.json").exists()
+
+
+def test_update_accepts_a_hidden_store_inside_its_input_which_is_never_read(tmp_path):
+    (tmp_path / "scraped").mkdir()
+    (tmp_path / "scraped" / SEED_002).write_bytes((SEEDS / SEED_002).read_bytes())
+    update([tmp_path / "scraped"], tmp_path / "scraped" / ".store", Config())
+    again = update([tmp_path / "scraped"], tmp_path / "scraped" / ".store", Config())
+    assert not again.changed and again.summary["inputs"] == 1
+
+
+def test_serve_refuses_a_store_inside_the_watched_directory(tmp_path):
+    result = run_cli("serve", "--watch", tmp_path, "--store", tmp_path / "store", "--interval", "60")
+    assert result.returncode == 2 and "--store" in result.stderr and "overlaps INPUT" in result.stderr
 
 
 def test_each_update_writes_a_batch_report_page_that_shows_its_clusters(two_batches):

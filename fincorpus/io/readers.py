@@ -79,17 +79,18 @@ def discover(inputs: Iterable[str | Path], config: InputConfig) -> list[InputFil
     return found
 
 
-def check_output_outside(inputs: Iterable[str | Path], out: str | Path) -> None:
-    """Refuse an output directory inside an input directory (unless hidden there, so never walked) or an input
-    inside the output directory: the next run would read the outputs as input."""
+def check_output_outside(inputs: Iterable[str | Path], out: str | Path, option: str = "--out") -> None:
+    """Refuse an output directory (given as `option`: `--out`, or `--store` for a store) inside an input
+    directory (unless hidden there, so never walked) or an input inside the output directory: the next run
+    would read the outputs as input."""
     real_out = Path(out).resolve()
     for given in inputs:
         real_input = Path(given).resolve()
         inside = real_input.is_dir() and real_out.is_relative_to(real_input) and not any(
             part.startswith(".") for part in real_out.relative_to(real_input).parts)
         if inside or real_input.is_relative_to(real_out):
-            raise UserError(f"--out {out} overlaps INPUT {given}: the next run would read the outputs as input; "
-                            "pass an --out outside the inputs")
+            raise UserError(f"{option} {out} overlaps INPUT {given}: the next run would read the outputs as input; "
+                            f"pass an {option} outside the inputs")
 
 
 def _walk(directory: Path, root: Path, real_root: Path, follow: bool, walked: set[Path]) -> Iterator[InputFile]:

@@ -180,6 +180,13 @@ def write_parquet_atomic(frame: pl.DataFrame, path: Path) -> None:
         writer.write(frame)
 
 
+def write_looked_up_parquet_atomic(frame: pl.DataFrame, path: Path, row_group_rows: int) -> None:
+    """`frame`, sorted by the column lookups filter on, in row groups of `row_group_rows` with statistics: a
+    lookup of a few keys reads only the row groups that may hold them (a store's texts and line counts)."""
+    _atomic(path, lambda temp: frame.write_parquet(temp, compression="zstd", compression_level=3,
+                                                   row_group_size=row_group_rows))
+
+
 def write_text_atomic(text: str, path: Path) -> None:
     _atomic(path, lambda temp: temp.write_text(text, encoding="utf-8"))
 

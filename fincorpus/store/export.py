@@ -15,7 +15,7 @@ from fincorpus.errors import UserError
 from fincorpus.lineage import CORPUS_SCHEMA, DOCUMENTS_SCHEMA, LINEAGE_SCHEMA, REMOVED_SPANS_SCHEMA, check_accounting
 from fincorpus.pipeline import BuildResult, OutputTables, write_outputs
 from fincorpus.report import summarize
-from fincorpus.store.layout import StoreLayout
+from fincorpus.store.layout import STORED_DOCUMENTS_SCHEMA, StoreLayout
 
 
 def store_tables(store: str | Path) -> OutputTables:
@@ -27,7 +27,7 @@ def store_tables(store: str | Path) -> OutputTables:
                         f"--store {layout.root}` first")
     lineage = state.lineage.select(list(LINEAGE_SCHEMA)).sort("doc_id")
     canonical = lineage.filter(pl.col("status") == Status.CANONICAL.value)
-    stored = (pl.scan_parquet(layout.parts("documents.parquet", state.generation))
+    stored = (layout.current("documents.parquet", state.lineage, STORED_DOCUMENTS_SCHEMA)
               .join(lineage.lazy().select("doc_id", "status"), on="doc_id").collect())
     members = (lineage.filter(pl.col("cluster_id").is_not_null())
                .group_by("cluster_id").agg(pl.col("doc_id").sort().alias("member_ids")))
@@ -37,9 +37,8 @@ def store_tables(store: str | Path) -> OutputTables:
     documents = (stored.select("doc_id", "text_as_read", pl.when(pl.col("status") != Status.CANONICAL.value)
                                .then(pl.col("text")).alias("text_cleaned"))
                  .select(list(DOCUMENTS_SCHEMA)).cast(DOCUMENTS_SCHEMA).sort("doc_id"))
-    spans = layout.parts("removed_spans.parquet", state.generation)
-    removed = (pl.read_parquet(spans) if spans else pl.DataFrame(schema=REMOVED_SPANS_SCHEMA))
-    removed = removed.sort("doc_id", "start", "end", "rule")
+    removed = (layout.current("removed_spans.parquet", state.lineage, REMOVED_SPANS_SCHEMA).collect()
+               .sort("doc_id", "start", "end", "rule"))
     check_accounting(lineage["doc_id"].to_list(), lineage, corpus)
     return OutputTables(corpus, lineage, removed, documents)
 

@@ -2,25 +2,42 @@
 
 ```
 STORE/
-  store.json               {"format": 1, "dedup": {...}, "store": {...}}: the layout version and the settings
-                           the stored signatures depend on (an update with other settings is refused)
+  store.json               {"format": 2, "cleaning": {...}, "dedup": {...}, "store": {...}}: the layout version
+                           and the settings stored texts, counts and signatures depend on (an update with
+                           other settings is refused)
   state/                   small tables, replaced as one step by each update (`staged_directory`)
     generation.json        {"generation": N}: the last complete generation; later ones are ignored
-    lineage.parquet        every document the store has accepted: the build's lineage columns + generation
+    lineage.parquet        every document the store has accepted: the build's lineage columns, `generation`
+                           (the update that added it) and `cleaned_in` (the generation holding its current
+                           cleaning: its own, or a later one that cleaned it again, see below)
     rejected.parquet       inputs refused because their doc_id is stored with other bytes
+    sites.parquet          site, docs: documents counted per site for template lines (`cleaners.templates`)
+    templates.parquet      site, line: each site's template lines over every document stored
     manifest.json
   generations/000001/      one directory per update, written once and never changed
-    documents.parquet      doc_id, text (cleaned), text_as_read, source, url, title, date of what it added
+    documents.parquet      doc_id, text (cleaned), text_as_read, source, url, title, date, read_detail of the
+                           documents it added or cleaned again
     signatures.parquet     doc_id, exact_hash, fingerprint_chars, shingles, signature (MinHash, uint32[num_perm])
     removed_spans.parquet  what cleaning removed from them
+    lines.parquet          doc_id, site, line: the lines of the documents it added that template counting
+                           counts (first-pass cleaned, stripped, up to `cleaning.template_max_chars`, once each)
     batch.parquet          the batch's lineage: its inputs and the stored documents it changed
-    report.md, manifest.json
+    report.md, report.html, summary.json, manifest.json
   .update.lock             held by the running update
 ```
+
+`documents.parquet` (sorted by doc_id) and `lines.parquet` (sorted by site, line) are written in row groups
+with statistics, so that an update reads the texts of the clusters it touches and the counts of the lines
+it needs, not the whole store. A document's current documents/signatures/removed_spans rows are those of
+generation `cleaned_in`
+(`StoreLayout.current`); an older generation may still hold rows of an earlier cleaning, never read again.
 
 An update writes its generation directory (staged beside it, renamed into place), then switches `state/`.
 A run killed before the switch leaves `state/` at the previous generation; the next run deletes the
 generation directories `state/` does not reach and does the batch again.
+
+Format history: 1 had no template counts (`sites`, `templates`, `lines`, `cleaned_in`, `read_detail`);
+its stores are refused, and are rebuilt by updating a new store from the original inputs.
 """
 
 from __future__ import annotations
@@ -38,21 +55,29 @@ import polars as pl
 from fincorpus.config import Config
 from fincorpus.errors import UserError
 from fincorpus.io.writers import (
-    exclusive, recover, staged_directory, staging_directory, switch_in, write_manifest, write_parquet_atomic,
-    write_text_atomic,
+    exclusive, recover, staged_directory, staging_directory, switch_in, write_looked_up_parquet_atomic, write_manifest,
+    write_parquet_atomic, write_text_atomic,
 )
 from fincorpus.lineage import LINEAGE_SCHEMA
 
-FORMAT = 1
+FORMAT = 2
 """Version of the layout above. A store written by a later format is refused, never half-read."""
 
-STORE_LINEAGE_SCHEMA = LINEAGE_SCHEMA | {"generation": pl.Int64}
+STORE_LINEAGE_SCHEMA = LINEAGE_SCHEMA | {"generation": pl.Int64, "cleaned_in": pl.Int64}
 REJECTED_SCHEMA = {"doc_id": pl.String, "input_hash": pl.String, "source": pl.String, "generation": pl.Int64,
                    "reason": pl.String, "detail": pl.String}
 STORED_DOCUMENTS_SCHEMA = {"doc_id": pl.String, "text": pl.String, "text_as_read": pl.String, "source": pl.String,
-                           "url": pl.String, "title": pl.String, "date": pl.String}
+                           "url": pl.String, "title": pl.String, "date": pl.String, "read_detail": pl.String}
 """A generation's documents: `text` is the cleaned text (null when cleaning did not run), `text_as_read` the
-decoded input that `removed_spans` offsets point into."""
+decoded input that `removed_spans` offsets point into, `read_detail` the reader's note (how it was decoded)."""
+SITES_SCHEMA = {"site": pl.String, "docs": pl.Int64}
+TEMPLATES_SCHEMA = {"site": pl.String, "line": pl.String}
+LINES_SCHEMA = {"doc_id": pl.String, "site": pl.String, "line": pl.String}
+
+
+_ROW_GROUPS = {"documents": 1024, "lines": 65536}
+"""Tables an update looks rows up in (by doc_id; by line), written sorted in row groups with statistics: an
+update reads the texts of the stored clusters it touches, not every stored text."""
 
 
 def signatures_schema(num_perm: int) -> dict:
@@ -66,6 +91,10 @@ class StoreState:
     lineage: pl.DataFrame
     """STORE_LINEAGE_SCHEMA, sorted by doc_id."""
     rejected: pl.DataFrame
+    sites: pl.DataFrame
+    """SITES_SCHEMA"""
+    templates: pl.DataFrame
+    """TEMPLATES_SCHEMA"""
 
 
 class StoreLayout:
@@ -82,6 +111,17 @@ class StoreLayout:
         """`name` in every committed generation directory that has it, oldest first."""
         return [path for number in range(1, upto + 1) if (path := self.generation_dir(number) / name).is_file()]
 
+    def current(self, name: str, lineage: pl.DataFrame, schema: dict) -> pl.LazyFrame:
+        """The rows of table `name` (of `schema`) that hold each document's current cleaning: those of
+        generation `cleaned_in` in `lineage` (a document cleaned again has older rows in earlier generations)."""
+        upto = int(lineage["cleaned_in"].max() or 0)
+        parts = [pl.scan_parquet(path).with_columns(pl.lit(int(path.parent.name), pl.Int64).alias("cleaned_in"))
+                 for path in self.parts(name, upto)]
+        if not parts:
+            return pl.LazyFrame(schema=schema)
+        versions = lineage.lazy().select("doc_id", "cleaned_in").filter(pl.col("cleaned_in").is_not_null())
+        return pl.concat(parts).join(versions, on=["doc_id", "cleaned_in"], how="semi").drop("cleaned_in")
+
     @contextmanager
     def locked(self) -> Iterator[None]:
         """Exclusive use of the store; a second run is refused at once with one line."""
@@ -92,7 +132,8 @@ class StoreLayout:
 
     def open(self, config: Config, create: bool) -> None:
         """Check (or, with `create`, start) the store: layout format and the settings signatures depend on."""
-        wanted = {"format": FORMAT, "dedup": config.dedup.model_dump(mode="json"),
+        wanted = {"format": FORMAT, "cleaning": config.cleaning.model_dump(mode="json"),
+                  "dedup": config.dedup.model_dump(mode="json"),
                   "store": config.store.model_dump(mode="json", exclude={"index"})}
         if not self.settings_path.is_file():
             if self.root.is_dir() and any(not entry.name.startswith(".") for entry in self.root.iterdir()):
@@ -112,7 +153,7 @@ class StoreLayout:
         if stored_format != FORMAT:
             raise UserError(f"the store {self.root} has layout format {stored_format}, this fincorpus reads format "
                             f"{FORMAT}: use a matching fincorpus version")
-        for section in ("dedup", "store"):
+        for section in ("cleaning", "dedup", "store"):
             if stored.get(section) != wanted[section]:
                 key = next((key for key in wanted[section] if stored.get(section, {}).get(key) != wanted[section][key]),
                            section)
@@ -138,9 +179,10 @@ class StoreLayout:
     def read_state(self) -> StoreState:
         generation = self.committed_generation()
         if generation == 0:
-            return StoreState(0, pl.DataFrame(schema=STORE_LINEAGE_SCHEMA), pl.DataFrame(schema=REJECTED_SCHEMA))
-        return StoreState(generation, pl.read_parquet(self.state / "lineage.parquet"),
-                          pl.read_parquet(self.state / "rejected.parquet"))
+            return StoreState(0, pl.DataFrame(schema=STORE_LINEAGE_SCHEMA), pl.DataFrame(schema=REJECTED_SCHEMA),
+                              pl.DataFrame(schema=SITES_SCHEMA), pl.DataFrame(schema=TEMPLATES_SCHEMA))
+        return StoreState(generation, *(pl.read_parquet(self.state / f"{name}.parquet")
+                                        for name in ("lineage", "rejected", "sites", "templates")))
 
     def write_generation(self, number: int, tables: dict[str, pl.DataFrame], reports: dict[str, str]) -> Path:
         """Write generation `number` complete (tables, reports, manifest) and move it into place."""
@@ -149,7 +191,10 @@ class StoreLayout:
         staging = staging_directory(self.generations, f".{target.name}.staging-")
         try:
             for name, frame in tables.items():
-                write_parquet_atomic(frame, staging / f"{name}.parquet")
+                if name in _ROW_GROUPS:
+                    write_looked_up_parquet_atomic(frame, staging / f"{name}.parquet", _ROW_GROUPS[name])
+                else:
+                    write_parquet_atomic(frame, staging / f"{name}.parquet")
             for name, text in reports.items():
                 write_text_atomic(text, staging / name)
             write_manifest(staging)
@@ -158,10 +203,11 @@ class StoreLayout:
             shutil.rmtree(staging, ignore_errors=True)
         return target
 
-    def commit(self, generation: int, lineage: pl.DataFrame, rejected: pl.DataFrame) -> None:
-        """The one step that makes `generation` the store's: `state/` switched in whole."""
+    def commit(self, state: StoreState) -> None:
+        """The one step that makes `state.generation` the store's: `state/` switched in whole."""
         with staged_directory(self.state) as staging:
-            write_parquet_atomic(lineage, staging / "lineage.parquet")
-            write_parquet_atomic(rejected, staging / "rejected.parquet")
+            for name in ("lineage", "rejected", "sites", "templates"):
+                write_parquet_atomic(getattr(state, name), staging / f"{name}.parquet")
+            generation = state.generation
             write_text_atomic(json.dumps({"generation": generation}) + "\n", staging / "generation.json")
             write_manifest(staging)

@@ -1,14 +1,17 @@
 """`fincorpus update`: one new batch cleaned, deduplicated within itself and against the store, committed
 as one generation.
 
-    read → skip what is stored → clean → sign the new documents → stored candidates (exact hash, banded
-    signatures) → the engine over the new documents and the clusters they touch → new lineage → write the
-    generation → switch `state/`
+    read → skip what is stored → first-pass clean → template lines over store + batch → clean again the
+    stored documents whose template lines changed → finish cleaning → sign → stored candidates (exact hash,
+    banded signatures) → the engine over these documents and the clusters they touch → new lineage → write
+    the generation → switch `state/`
 
-Only the new batch is signed; stored documents are compared through their stored signatures, and only the
-candidates' clusters are read back (their cleaned text) and run through the engine with the batch, so a
-cluster is settled exactly as a full build would settle it: a report arriving after its preview becomes
-the canonical, and the preview's lineage row says it was superseded.
+Only the new batch (and documents cleaned again) is signed; stored documents are compared through their
+stored signatures, and only the candidates' clusters are read back (their cleaned text) and run through the
+engine with the batch, so a cluster is settled exactly as a full build would settle it: a report arriving
+after its preview becomes the canonical, and the preview's lineage row says it was superseded. Template
+lines are counted over the store and the batch (`fincorpus.store.templates`), so documents are cleaned as
+one build over all of them would clean them.
 """
 
 from __future__ import annotations
@@ -26,18 +29,24 @@ from fincorpus.dedup.incremental import index_shingles
 from fincorpus.dedup.shingles import exact_hash, fingerprint_text
 from fincorpus.dedup.signatures import Signer
 from fincorpus.documents import METADATA_COLUMNS, RawDocument, Reason, Status
-from fincorpus.errors import UserError
+from fincorpus.errors import OutputError
+from fincorpus.io.readers import check_output_outside
 from fincorpus.io.writers import describe_os_error
 from fincorpus.lineage import LINEAGE_SCHEMA, check_accounting
+from cleaners.registry import finish_batch
+from fincorpus.lineage import REMOVED_SPANS_SCHEMA
+from fincorpus.parallel import first_pass_cleaning
 from fincorpus.pipeline import (
-    CleanedBatch, Progress, assemble, clean_documents, dedup_documents, read_documents, with_content,
+    CleanedBatch, Progress, assemble, cleaned_batch, dedup_documents, read_documents, site_of, with_content,
 )
 from fincorpus.report import render_markdown, render_summary_json
 from fincorpus.report.html import render_html
 from fincorpus.store.layout import (
-    REJECTED_SCHEMA, STORED_DOCUMENTS_SCHEMA, STORE_LINEAGE_SCHEMA, StoreLayout, StoreState, signatures_schema,
+    LINES_SCHEMA, REJECTED_SCHEMA, STORED_DOCUMENTS_SCHEMA, STORE_LINEAGE_SCHEMA, StoreLayout, StoreState,
+    signatures_schema,
 )
 from fincorpus.store.shared_index import open_index, touched_documents
+from fincorpus.store.templates import TemplateUpdate, batch_lines, holding, settle_templates
 
 _CLUSTER_COLUMNS = ("status", "reason", "detail", "cluster_id", "canonical_id", "similarity", "containment")
 
@@ -102,12 +111,58 @@ def sign_documents(doc_ids: list[str], texts: list[str], config: Config) -> pl.D
     return frame.with_columns(pl.when(pl.col("shingles") > 0).then(pl.col("signature")).alias("signature"))
 
 
-def stored_texts(layout: StoreLayout, generation: int, doc_ids: Iterable[str]) -> pl.DataFrame:
+@dataclass(frozen=True, slots=True)
+class Cleaning:
+    subjects: list[RawDocument]
+    """The batch's new documents, then the stored documents cleaned again."""
+    cleaned: CleanedBatch
+    lines: pl.DataFrame
+    """LINES_SCHEMA rows of the new documents."""
+    templates: TemplateUpdate
+    again: list[str]
+    """doc_ids of the stored documents cleaned again: they hold a line whose template status changed."""
+
+
+def clean_batch(new: list[RawDocument], layout: StoreLayout, state: StoreState, config: Config) -> Cleaning:
+    """Clean the new documents with the template lines of the store and the batch together, and clean again
+    the stored documents those lines change (see `fincorpus.store.templates`)."""
+    readable = [doc for doc in new if doc.status is None]
+    sites = [site_of(doc) for doc in readable]
+    run_first_pass = first_pass_cleaning(config.cleaning, config.engine)
+    results = run_first_pass([doc.text for doc in readable])
+    lines = batch_lines([doc.doc_id for doc in readable], [result.text for result in results], sites, config.cleaning)
+    parts = layout.parts("lines.parquet", state.generation)
+    stored_lines = pl.scan_parquet(parts) if parts else pl.LazyFrame(schema=LINES_SCHEMA)
+    templates = settle_templates(stored_lines, state.sites, state.templates, lines, sites, config.cleaning)
+    again_ids = holding(stored_lines, templates.changed)
+    again = stored_documents(layout, state.lineage, again_ids)
+    readable += again
+    sites += [site_of(doc) for doc in again]
+    results += run_first_pass([doc.text for doc in again])
+    finish_batch(results, sites, templates.by_site(), config.cleaning)
+    return Cleaning(new + again, cleaned_batch(zip(readable, results)), lines, templates, again_ids)
+
+
+def stored_documents(layout: StoreLayout, lineage: pl.DataFrame, doc_ids: list[str]) -> list[RawDocument]:
+    """Stored documents as read, to be cleaned again."""
+    if not doc_ids:
+        return []
+    wanted = pl.Series(doc_ids, dtype=pl.String).implode()
+    rows = (layout.current("documents.parquet", lineage, STORED_DOCUMENTS_SCHEMA)
+            .filter(pl.col("doc_id").is_in(wanted)).collect()
+            .join(lineage.select("doc_id", "input_hash", "encoding"), on="doc_id").sort("doc_id"))
+    return [RawDocument(row["doc_id"], row["source"], row["input_hash"], row["text_as_read"], row["encoding"],
+                        {key: row[key] for key in METADATA_COLUMNS}, detail=row["read_detail"] or "")
+            for row in rows.iter_rows(named=True)]
+
+
+def stored_texts(layout: StoreLayout, lineage: pl.DataFrame, doc_ids: Iterable[str]) -> pl.DataFrame:
+    """The current cleaned text of stored documents."""
     wanted = pl.Series(sorted(set(doc_ids)), dtype=pl.String)
-    parts = layout.parts("documents.parquet", generation)
-    if wanted.is_empty() or not parts:
+    if wanted.is_empty():
         return pl.DataFrame(schema={"doc_id": pl.String, "text": pl.String})
-    return pl.scan_parquet(parts).filter(pl.col("doc_id").is_in(wanted.implode())).select("doc_id", "text").collect()
+    return (layout.current("documents.parquet", lineage, STORED_DOCUMENTS_SCHEMA)
+            .filter(pl.col("doc_id").is_in(wanted.implode())).select("doc_id", "text").collect())
 
 
 def apply_batch(documents: list[RawDocument], store: str | Path, config: Config,
@@ -120,13 +175,14 @@ def apply_batch(documents: list[RawDocument], store: str | Path, config: Config,
             layout.open(config, create=True)
             committed = layout.recover()
             return _apply_locked(documents, layout, layout.read_state(), committed + 1, config, say)
-    except OSError as exc:
-        raise UserError(describe_os_error(exc, layout.root).replace("--out", "--store")) from None
+    except OSError as exc:  # one line, exit 2; the update flow retries it (the store is still as it was)
+        raise OutputError(describe_os_error(exc, layout.root).replace("--out", "--store")) from None
 
 
 def update(inputs: Iterable[str | Path], store: str | Path, config: Config,
            progress: Progress | None = None) -> UpdateResult:
     """Read INPUTS and add them to the store (see `apply_batch`)."""
+    check_output_outside(inputs := list(inputs), store, "--store")
     (progress or (lambda stage: None))("read")
     return apply_batch(read_documents(inputs, config), store, config, progress)
 
@@ -138,45 +194,57 @@ def _apply_locked(documents: list[RawDocument], layout: StoreLayout, state: Stor
         summary = _summary(plan, pl.DataFrame(schema=STORE_LINEAGE_SCHEMA), state.lineage, generation - 1, 0)
         return UpdateResult(layout.root, generation - 1, False, summary, pl.DataFrame(schema=STORE_LINEAGE_SCHEMA))
     say("clean")
-    cleaned = clean_documents(plan.new, config)
+    cleaning = clean_batch(plan.new, layout, state, config)
+    cleaned = cleaning.cleaned
     say("deduplicate")
     kept = with_content(cleaned)
     signed = sign_documents(kept["doc_id"].to_list(), kept["text"].to_list(), config)
+    again = pl.Series(cleaning.again, dtype=pl.String).implode()
+    stored = state.lineage.filter(~pl.col("doc_id").is_in(again))  # as they stay; the others are cleaned anew
     index = open_index(layout, config)
+    # The index also holds the earlier signatures of the documents cleaned again: they only propose more.
     touched = touched_documents(signed, layout, index, state.generation, config)
-    clusters = state.lineage.filter(pl.col("doc_id").is_in(list(touched)))["cluster_id"].drop_nulls().unique()
-    members = state.lineage.filter(pl.col("cluster_id").is_in(clusters.implode()))
-    old = stored_texts(layout, state.generation, members["doc_id"].to_list())
+    clusters = (state.lineage.filter(pl.col("doc_id").is_in(list(touched)) | pl.col("doc_id").is_in(again))
+                ["cluster_id"].drop_nulls().unique())
+    members = stored.filter(pl.col("cluster_id").is_in(clusters.implode()))
+    old = stored_texts(layout, state.lineage, members["doc_id"].to_list())
     together = CleanedBatch(pl.concat([old, kept.select("doc_id", "text")]), cleaned.removed_spans.clear())
     dedup = dedup_documents(together, config)
 
     say("write")
-    new_ids = pl.Series([doc.doc_id for doc in plan.new], dtype=pl.String).implode()
-    added = assemble(plan.new, cleaned, dataclasses.replace(
-        dedup, assignments=dedup.assignments.filter(pl.col("doc_id").is_in(new_ids))))
-    added_lineage = added.lineage.with_columns(pl.lit(generation, dtype=pl.Int64).alias("generation"))
+    subject_ids = pl.Series([doc.doc_id for doc in cleaning.subjects], dtype=pl.String).implode()
+    assembled = assemble(cleaning.subjects, cleaned, dataclasses.replace(
+        dedup, assignments=dedup.assignments.filter(pl.col("doc_id").is_in(subject_ids))))
+    first_generation = state.lineage.select("doc_id", pl.col("generation").alias("stored_generation"))
+    subjects = (assembled.lineage.join(first_generation, on="doc_id", how="left")
+                .with_columns(pl.col("stored_generation").fill_null(generation).alias("generation"),
+                              pl.lit(generation, dtype=pl.Int64).alias("cleaned_in")))
+    added_lineage = subjects.filter(~pl.col("doc_id").is_in(again))
     resettled = _resettle(members, dedup.assignments, generation)
     superseded = resettled.filter(pl.col("detail").str.contains(f"superseded in generation {generation},",
                                                                 literal=True)).height
-    lineage = (pl.concat([state.lineage.filter(~pl.col("doc_id").is_in(resettled["doc_id"].implode())),
-                          resettled, added_lineage])
+    lineage = (pl.concat([stored.filter(~pl.col("doc_id").is_in(resettled["doc_id"].implode())),
+                          resettled, subjects.select(list(STORE_LINEAGE_SCHEMA))])
                .select(list(STORE_LINEAGE_SCHEMA)).cast(STORE_LINEAGE_SCHEMA).sort("doc_id"))
     canonical = lineage.filter(pl.col("status") == Status.CANONICAL.value).select("doc_id")
     check_accounting(lineage["doc_id"].to_list(), lineage, canonical)
 
-    batch = pl.concat([resettled, added_lineage, _rejected_rows(plan.rejected)]).sort("doc_id")
+    batch = (pl.concat([resettled, subjects.select(list(STORE_LINEAGE_SCHEMA)), _rejected_rows(plan.rejected)])
+             .cast(STORE_LINEAGE_SCHEMA).sort("doc_id"))
     layout.write_generation(generation, {
-        "documents": _documents_part(plan.new, cleaned),
+        "documents": _documents_part(cleaning.subjects, cleaned),
         "signatures": signed,
         "removed_spans": cleaned.removed_spans.sort("doc_id", "start", "end", "rule"),
+        "lines": cleaning.lines.sort("site", "line", "doc_id"),
         "batch": batch,
         **index.generation_tables(signed),
     }, _batch_reports(batch, lineage, cleaned))
     say("commit")
-    layout.commit(generation, lineage, pl.concat([state.rejected, plan.rejected]).sort("doc_id", "input_hash"))
+    layout.commit(StoreState(generation, lineage, pl.concat([state.rejected, plan.rejected]).sort("doc_id", "input_hash"),
+                             cleaning.templates.sites, cleaning.templates.templates))
     index.committed(generation)
-    return UpdateResult(layout.root, generation, True, _summary(plan, added_lineage, lineage, generation, superseded),
-                        batch)
+    summary = _summary(plan, added_lineage, lineage, generation, superseded, len(cleaning.again))
+    return UpdateResult(layout.root, generation, True, summary, batch)
 
 
 def _resettle(members: pl.DataFrame, assignments: pl.DataFrame, generation: int) -> pl.DataFrame:
@@ -213,17 +281,17 @@ def _rejected_rows(rejected: pl.DataFrame) -> pl.DataFrame:
           if name in ("cluster_id", "canonical_id", "similarity", "containment")),
         *(pl.lit(0, dtype=pl.Int64).alias(name) for name in ("chars_in", "chars_out", "chars_removed",
                                                               "chars_rewritten")),
-        "generation",
+        "generation", pl.lit(None, dtype=pl.Int64).alias("cleaned_in"),
     ).select(list(STORE_LINEAGE_SCHEMA)).cast(STORE_LINEAGE_SCHEMA)
 
 
 def _documents_part(new: list[RawDocument], cleaned: CleanedBatch) -> pl.DataFrame:
     """Every new document with a text, as read and as cleaned, with its source and metadata."""
-    raw = pl.DataFrame([(doc.doc_id, doc.text, doc.source, *(doc.metadata.get(key) for key in METADATA_COLUMNS))
-                        for doc in new if doc.text is not None],
-                       schema=["doc_id", "text_as_read", "source", *METADATA_COLUMNS], orient="row",
+    raw = pl.DataFrame([(doc.doc_id, doc.text, doc.source, *(doc.metadata.get(key) for key in METADATA_COLUMNS),
+                         doc.detail) for doc in new if doc.text is not None],
+                       schema=["doc_id", "text_as_read", "source", *METADATA_COLUMNS, "read_detail"], orient="row",
                        schema_overrides={key: pl.String for key in ("doc_id", "text_as_read", "source",
-                                                                    *METADATA_COLUMNS)})
+                                                                    *METADATA_COLUMNS, "read_detail")})
     return (raw.join(cleaned.documents.select("doc_id", "text"), on="doc_id", how="left")
             .select(list(STORED_DOCUMENTS_SCHEMA)).cast(STORED_DOCUMENTS_SCHEMA).sort("doc_id"))
 
@@ -248,7 +316,8 @@ def _batch_reports(batch: pl.DataFrame, lineage: pl.DataFrame, cleaned: CleanedB
             "summary.json": render_summary_json(batch.select(list(LINEAGE_SCHEMA)), cleaned.removed_spans)}
 
 
-def _summary(plan: BatchPlan, added: pl.DataFrame, lineage: pl.DataFrame, generation: int, superseded: int) -> dict:
+def _summary(plan: BatchPlan, added: pl.DataFrame, lineage: pl.DataFrame, generation: int, superseded: int,
+             cleaned_again: int = 0) -> dict:
     counts = dict(added.group_by("status").len().iter_rows()) if added.height else {}
     return {
         "generation": generation,
@@ -258,6 +327,7 @@ def _summary(plan: BatchPlan, added: pl.DataFrame, lineage: pl.DataFrame, genera
         **{status.value: int(counts.get(status.value, 0)) for status in Status},
         "rejected": plan.rejected.height,
         "superseded": superseded,
+        "cleaned_again": cleaned_again,
         "documents_in_store": lineage.height,
         "canonical_in_store": lineage.filter(pl.col("status") == Status.CANONICAL.value).height,
     }
