@@ -9,12 +9,16 @@ shuffled, so the batch holds forms of reports already stored. The first N go int
 `build` of all N + batch runs (timed). Both are the library paths of `fincorpus update` / `build`
 without Prefect. Beside them, for scale, the index step alone with datasketch: inserting N + batch
 MinHashes into a `MinHashLSH`, and 'updating' it by loading a pickled index of N and inserting the batch.
+
+Each run is timed in wall seconds and in CPU seconds (this process and its finished worker processes,
+`getrusage`): on a machine shared with other jobs the CPU ratio is the figure to read.
 """
 
 from __future__ import annotations
 
 import argparse
 import pickle
+import resource
 import shutil
 import tempfile
 import time
@@ -31,10 +35,22 @@ from fincorpus.pipeline import build
 from fincorpus.store import StoreLayout, update
 
 
+def cpu_seconds() -> float:
+    return sum(resource.getrusage(who).ru_utime + resource.getrusage(who).ru_stime
+               for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+
+
 def timed(action) -> tuple[float, object]:
     start = time.perf_counter()
     result = action()
     return time.perf_counter() - start, result
+
+
+def timed_cpu(action) -> tuple[float, float, object]:
+    """Wall seconds, CPU seconds (with worker processes) and the result of `action()`."""
+    cpu = cpu_seconds()
+    wall, result = timed(action)
+    return wall, cpu_seconds() - cpu, result
 
 
 def datasketch_index(texts: list[str], stored: int, work: Path) -> tuple[float, float]:
@@ -71,28 +87,31 @@ def main() -> None:
         corpus.select(pl.col("doc_id").alias("id"), "text").write_parquet(work / "all.parquet")
 
         initial, _ = timed(lambda: update([work / "stored.parquet"], work / "store", config))
-        update_seconds, result = timed(lambda: update([work / "batch.parquet"], work / "store", config))
-        build_seconds, built = timed(lambda: build([work / "all.parquet"], work / "built", config))
+        update_seconds, update_cpu, result = timed_cpu(lambda: update([work / "batch.parquet"], work / "store", config))
+        build_seconds, build_cpu, built = timed_cpu(lambda: build([work / "all.parquet"], work / "built", config))
 
         layout = StoreLayout(work / "store")
         agree = (layout.read_state().lineage.select("doc_id", "status", "canonical_id")
                  .join(built.tables.lineage.select("doc_id", "status", "canonical_id"), on="doc_id", suffix="_build")
                  .select((pl.col("status") == pl.col("status_build"))
                          & (pl.col("canonical_id") == pl.col("canonical_id_build"))).to_series().mean())
-        rows = [("fincorpus", f"build of {args.n + args.batch:,}", build_seconds),
-                ("fincorpus", f"update of {args.n:,} with {args.batch:,}", update_seconds)]
+        rows = [("fincorpus", f"build of {args.n + args.batch:,}", build_seconds, build_cpu),
+                ("fincorpus", f"update of {args.n:,} with {args.batch:,}", update_seconds, update_cpu)]
         if not args.no_peers:
             full, incremental = datasketch_index(corpus["text"].to_list(), args.n, work)
-            rows += [("datasketch MinHashLSH (index only)", f"insert {args.n + args.batch:,}", full),
-                     ("datasketch MinHashLSH (index only)", f"unpickle {args.n:,} + insert {args.batch:,}", incremental)]
+            rows += [("datasketch MinHashLSH (index only)", f"insert {args.n + args.batch:,}", full, None),
+                     ("datasketch MinHashLSH (index only)", f"unpickle {args.n:,} + insert {args.batch:,}", incremental,
+                      None)]
         print(f"\nstore of {args.n:,} built by one update in {initial:.1f} s; the update added "
               f"{result.summary['added']} documents ({result.summary['duplicate']} duplicates, "
-              f"{result.summary['superseded']} superseded canonicals)")
-        print(f"\n| tool | run | seconds |\n|---|---|---:|")
-        for tool, run, seconds in rows:
-            print(f"| {tool} | {run} | {seconds:.2f} |")
-        print(f"\nupdate / build: {update_seconds / build_seconds:.1%}"
-              + ("" if args.no_peers else f"   (datasketch index alone: {rows[3][2] / rows[2][2]:.1%})"))
+              f"{result.summary['superseded']} superseded canonicals, {result.summary['cleaned_again']} stored "
+              f"documents cleaned again; the engine compared it with {result.summary['stored_compared']:,} stored "
+              "documents: the clusters it touched)")
+        print("\n| tool | run | wall seconds | CPU seconds |\n|---|---|---:|---:|")
+        for tool, run, seconds, cpu in rows:
+            print(f"| {tool} | {run} | {seconds:.2f} | {'' if cpu is None else f'{cpu:.2f}'} |")
+        print(f"\nupdate / build: {update_cpu / build_cpu:.1%} of the CPU time, {update_seconds / build_seconds:.1%} "
+              "of the wall time" + ("" if args.no_peers else f"   (datasketch index alone: {rows[3][2] / rows[2][2]:.1%})"))
         print(f"documents with the build's status and canonical: {agree:.1%}")
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -65,6 +65,7 @@ def test_three_batches_preview_joins_its_report_report_supersedes_its_repost_and
     assert rows[SEED_003]["cluster_id"] == rows[SEED_004]["cluster_id"]
     assert rows[SEED_002]["status"] == "canonical" and rows[SEED_002]["cluster_id"] != rows[SEED_001]["cluster_id"]
     assert second.summary["superseded"] == 1 and second.generation == 2
+    assert second.summary["stored_compared"] == 2  # 001 and 003, the clusters the batch touched; 002 stays unread
     assert {row["generation"] for row in rows.values()} == {1, 2}
 
     before = snapshot(store)

@@ -243,7 +243,7 @@ def _apply_locked(documents: list[RawDocument], layout: StoreLayout, state: Stor
     layout.commit(StoreState(generation, lineage, pl.concat([state.rejected, plan.rejected]).sort("doc_id", "input_hash"),
                              cleaning.templates.sites, cleaning.templates.templates))
     index.committed(generation)
-    summary = _summary(plan, added_lineage, lineage, generation, superseded, len(cleaning.again))
+    summary = _summary(plan, added_lineage, lineage, generation, superseded, len(cleaning.again), members.height)
     return UpdateResult(layout.root, generation, True, summary, batch)
 
 
@@ -317,7 +317,7 @@ def _batch_reports(batch: pl.DataFrame, lineage: pl.DataFrame, cleaned: CleanedB
 
 
 def _summary(plan: BatchPlan, added: pl.DataFrame, lineage: pl.DataFrame, generation: int, superseded: int,
-             cleaned_again: int = 0) -> dict:
+             cleaned_again: int = 0, stored_compared: int = 0) -> dict:
     counts = dict(added.group_by("status").len().iter_rows()) if added.height else {}
     return {
         "generation": generation,
@@ -328,6 +328,7 @@ def _summary(plan: BatchPlan, added: pl.DataFrame, lineage: pl.DataFrame, genera
         "rejected": plan.rejected.height,
         "superseded": superseded,
         "cleaned_again": cleaned_again,
+        "stored_compared": stored_compared,
         "documents_in_store": lineage.height,
         "canonical_in_store": lineage.filter(pl.col("status") == Status.CANONICAL.value).height,
     }
