@@ -19,6 +19,8 @@ STORE/
                            documents it added or cleaned again
     signatures.parquet     doc_id, exact_hash, fingerprint_chars, shingles, signature (MinHash, uint32[num_perm])
     removed_spans.parquet  what cleaning removed from them
+    bands.parquet          doc_id, band, key: the band table of its signatures (`store.index.backend: parquet`,
+                           see `fincorpus.store.shared_index`)
     lines.parquet          doc_id, site, line: the lines of the documents it added that template counting
                            counts (first-pass cleaned, stripped, up to `cleaning.template_max_chars`, once each)
     batch.parquet          the batch's lineage: its inputs and the stored documents it changed
