@@ -1,5 +1,6 @@
-"""The local engine next to the Dask engine on one generated corpus: wall time, documents per worker-hour,
-peak memory per worker, and whether the outputs are the same bytes.
+"""The local engine next to the Dask engine on one generated corpus: wall time, CPU seconds (this process and
+its children: workers, cleaning pool), documents per worker-hour and per CPU-hour, peak memory per worker,
+and whether the outputs are the same bytes.
 
     python3 -m bench.engines --n 2000 --workers 2
 
@@ -30,10 +31,12 @@ TABLES = ("corpus.parquet", "lineage.parquet", "removed_spans.parquet", "documen
 
 
 class WorkerMemory:
-    """Peak RSS of each Dask worker process (children of this process, Prefect's server left out)."""
+    """Peak RSS and CPU seconds of each child process (Dask workers, the local engine's cleaning pool;
+    Prefect's server left out), sampled every 0.2 s."""
 
     def __init__(self) -> None:
         self.peaks: dict[int, int] = {}
+        self.cpu: dict[int, float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
@@ -53,9 +56,11 @@ class WorkerMemory:
                     if "uvicorn" in " ".join(child.cmdline()):
                         continue
                     rss = child.memory_info().rss
+                    times = child.cpu_times()
                 except psutil.Error:
                     continue
                 self.peaks[child.pid] = max(self.peaks.get(child.pid, 0), rss)
+                self.cpu[child.pid] = times.user + times.system
 
 
 def write_inputs(count: int, per_file: int, directory: Path) -> int:
@@ -83,28 +88,37 @@ def main() -> None:
         local = Config()
         dask = Config(engine=EngineConfig(kind="dask", workers=args.workers, threads_per_worker=1,
                                           partition_files=args.partition_files))
-        started = time.perf_counter()
-        pipeline.build([root / "in"], root / "local", local)
-        local_seconds = time.perf_counter() - started
+        with WorkerMemory() as pool:
+            driver_cpu = time.process_time()
+            started = time.perf_counter()
+            pipeline.build([root / "in"], root / "local", local)
+            local_seconds = time.perf_counter() - started
+            local_cpu = time.process_time() - driver_cpu + sum(pool.cpu.values())
         driver_peak_local = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         with api_for_workers(dask.engine):
             with WorkerMemory() as memory:
+                driver_cpu = time.process_time()
                 started = time.perf_counter()
                 run_build([str(root / "in")], str(root / "dask"), dask)
                 dask_seconds = time.perf_counter() - started
+                dask_cpu = time.process_time() - driver_cpu + sum(memory.cpu.values())
+                driver_rss_dask = psutil.Process().memory_info().rss
         same = all((root / "local" / name).read_bytes() == (root / "dask" / name).read_bytes() for name in TABLES)
         worker_peak = max(memory.peaks.values(), default=0)
         rows = [
-            ("local (pipeline.build)", 1, local_seconds, driver_peak_local, "-"),
-            (f"dask LocalCluster x{args.workers}", args.workers, dask_seconds, worker_peak, "yes" if same else "NO"),
+            ("local (pipeline.build)", 1, local_seconds, local_cpu, driver_peak_local, "-"),
+            (f"dask LocalCluster x{args.workers}", args.workers, dask_seconds, dask_cpu, worker_peak,
+             "yes" if same else "NO"),
         ]
     print(f"{args.n} documents, {size / 1e6:.1f} MB of text, {args.n // args.per_file} files, "
           f"partition_files={args.partition_files}, {psutil.cpu_count()} cores")
-    print(f"{'engine':<26}{'workers':>8}{'wall s':>9}{'docs/s':>9}{'docs/worker-hour':>18}"
-          f"{'peak RSS/worker MB':>20}{'same bytes':>12}")
-    for name, workers, seconds, peak, same_bytes in rows:
-        print(f"{name:<26}{workers:>8}{seconds:>9.1f}{args.n / seconds:>9.1f}{args.n / seconds * 3600 / workers:>18,.0f}"
-              f"{peak / 1e6:>20.0f}{same_bytes:>12}")
+    print(f"{'engine':<26}{'workers':>8}{'wall s':>9}{'CPU s':>8}{'docs/s':>9}{'docs/worker-hour':>18}"
+          f"{'docs/CPU-hour':>15}{'peak RSS/worker MB':>20}{'same bytes':>12}")
+    for name, workers, seconds, cpu, peak, same_bytes in rows:
+        print(f"{name:<26}{workers:>8}{seconds:>9.1f}{cpu:>8.1f}{args.n / seconds:>9.1f}"
+              f"{args.n / seconds * 3600 / workers:>18,.0f}{args.n / cpu * 3600:>15,.0f}{peak / 1e6:>20.0f}"
+              f"{same_bytes:>12}")
+    print(f"driver (this process) RSS after the dask build: {driver_rss_dask / 1e6:.0f} MB")
 
 
 if __name__ == "__main__":

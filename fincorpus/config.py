@@ -164,8 +164,8 @@ class EngineConfig(_Section):
     """Where `fincorpus build` and `update` run their stages (see the README's "Scaling out with Dask")."""
 
     kind: Literal["local", "dask"] = "local"
-    """`local`: one process. `dask`: Prefect's DaskTaskRunner, reading and cleaning partitions of the input
-    files on the cluster's workers."""
+    """`local`: one process. `dask`: Prefect's DaskTaskRunner, reading, cleaning and dedup per partition of
+    the input files on the cluster's workers."""
     address: str | None = None
     """Scheduler of an existing Dask cluster (`tcp://host:8786`); null starts a LocalCluster for the run."""
     workers: int = Field(default=2, ge=1)
@@ -176,6 +176,8 @@ class EngineConfig(_Section):
     """LocalCluster only: workers in their own processes (false: threads of this process, for tests)."""
     partition_files: int = Field(default=64, ge=1)
     """Input files per partition: the unit of work of a worker (a JSONL or Parquet file is never split)."""
+    dedup_tasks: int = Field(default=4, ge=1)
+    """`dask` only: tasks LSH banding is cut into: every band of one width in one task, widths dealt round-robin."""
     local_workers: int | None = Field(default=None, ge=1)
     """`local` only: worker processes for cleaning; null: one per CPU core, 1: none (outputs are byte-identical
     with any number, a test holds 1 and 2 the same)."""

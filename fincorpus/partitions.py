@@ -4,7 +4,7 @@ Each stage that looks at one document at a time runs per partition; each stage t
 merges small per-partition tables (counts, ids) and hands back what it found. The steps, in order:
 
     partition_files → read_partition ─┐ document_keys → repeated_by_partition → mark_repeated
-    → first_clean ─┐ line_counts → batch_templates → finish_clean → concat_cleaned → (pipeline) dedup …
+    → first_clean ─┐ line_counts → batch_templates → finish_clean ─┐ with_content → dedup_partitions …
 
 Concatenated in partition order, the results are those of `pipeline.read_documents` and
 `pipeline.clean_documents` on the whole batch: the same documents, texts, removed spans and doc_ids, so
@@ -24,7 +24,9 @@ from cleaners.templates import LineCounts, count_lines, merge_line_counts
 from fincorpus.config import Config
 from fincorpus.documents import RawDocument
 from fincorpus.io.readers import InputFile, discover, quarantine_repeated, read_file, repeated_rows
-from fincorpus.pipeline import CleanedBatch, cleaned_batch, site_of
+from fincorpus.dedup import DedupResult
+from fincorpus.partitioned_dedup import Executor, run
+from fincorpus.pipeline import CleanedBatch, cleaned_batch, site_of, with_dedup_notes
 
 import polars as pl
 
@@ -95,6 +97,12 @@ def finish_clean(part: FirstClean, templates: dict[str, frozenset[str]], config:
 def concat_cleaned(parts: Sequence[CleanedBatch]) -> CleanedBatch:
     return CleanedBatch(pl.concat([part.documents for part in parts], how="vertical_relaxed"),
                         pl.concat([part.removed_spans for part in parts], how="vertical_relaxed"))
+
+
+def dedup_partitions(kept: Sequence, config: Config, executor: Executor) -> DedupResult:
+    """`pipeline.dedup_documents` over the cleaned partitions' documents with content (`pipeline.with_content`
+    of each, or the executor's handles to them), its stages run by `executor` (`fincorpus.partitioned_dedup`)."""
+    return with_dedup_notes(run(kept, config.dedup, executor, config.engine.dedup_tasks), config)
 
 
 def concat_documents(parts: Sequence[Sequence[RawDocument]]) -> list[RawDocument]:

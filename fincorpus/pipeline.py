@@ -144,7 +144,11 @@ def dedup_texts(doc_ids: Sequence[str], texts: Sequence[str], config: Config,
                 progress: Progress | None = None) -> DedupResult:
     """`deduplicate` with lineage's note on documents too short for near-duplicate matching (`dedup_note`).
     `texts` may be any sequence, such as the cleaned texts of a streamed build on disk."""
-    result = deduplicate(doc_ids, texts, config.dedup, progress)
+    return with_dedup_notes(deduplicate(doc_ids, texts, config.dedup, progress), config)
+
+
+def with_dedup_notes(result: DedupResult, config: Config) -> DedupResult:
+    """The assignments with `dedup_note`: documents too short for near-duplicate matching say so."""
     min_chars = config.dedup.min_chars
     note = (pl.when(pl.col("fingerprint_chars") < min_chars)
             .then(pl.format("{} letters/digits < dedup.min_chars {}: exact-duplicate matching only",

@@ -12,7 +12,7 @@ from fincorpus.config import Config
 from fincorpus.errors import OutputError
 from fincorpus.lineage import check_accounting
 from fincorpus.report import summarize
-from flows.engine import api_for_workers, task_runner_for
+from flows.engine import PrefectExecutor, api_for_workers, task_runner_for
 
 
 def io_may_clear(_task, _run, state) -> bool:
@@ -23,7 +23,6 @@ def io_may_clear(_task, _run, state) -> bool:
 
 # Documents move between tasks in memory (or on disk); hashing them for a cache key would cost more than the work.
 # The in-memory stages, for `engine.kind: dask`:
-dedup_documents = task(pipeline.dedup_documents, name="deduplicate", cache_policy=NO_CACHE)
 assemble = task(pipeline.assemble, name="assemble", cache_policy=NO_CACHE)
 write_outputs = task(pipeline.write_outputs, name="write", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=1,
                      retry_condition_fn=io_may_clear)
@@ -48,6 +47,7 @@ templates_of = task(partitions.templates_of, name="template-lines", cache_policy
 finish_clean = task(partitions.finish_clean, name="finish-partition", cache_policy=NO_CACHE)
 concat_cleaned = task(partitions.concat_cleaned, name="gather-cleaned", cache_policy=NO_CACHE)
 concat_documents = task(partitions.concat_documents, name="gather-documents", cache_policy=NO_CACHE)
+with_content = task(pipeline.with_content, name="with-content", cache_policy=NO_CACHE)
 
 
 def run_build(inputs: list[str], out: str, config: Config) -> dict:
@@ -59,12 +59,14 @@ def run_build(inputs: list[str], out: str, config: Config) -> dict:
 @flow(name="build-corpus", log_prints=False, validate_parameters=False)
 def build_corpus(inputs: list[str], out: str, config: Config) -> dict:
     """Same stages and outputs as `fincorpus.pipeline.build`, each a task with retries on I/O. With
-    `engine.kind: dask`, reading and cleaning run per partition on the task runner's workers, and so do
-    dedup and assembling; checking and writing stay here, beside `out`."""
+    `engine.kind: dask`, reading, cleaning and dedup run per partition on the task runner's workers
+    (`fincorpus.partitions`, `fincorpus.partitioned_dedup`); settling clusters, checking and writing stay
+    here, beside `out`."""
     if config.engine.kind == "dask":
-        documents, cleaned, doc_ids = _read_and_clean_partitions(inputs, config)
-        dedup = dedup_documents.submit(cleaned, config)
-        tables = assemble.submit(documents, cleaned, dedup).result()
+        documents, cleaned_parts, doc_ids = _read_and_clean_partitions(inputs, config)
+        dedup = partitions.dedup_partitions([with_content.submit(part) for part in cleaned_parts], config,
+                                            PrefectExecutor())
+        tables = assemble.submit(documents, concat_cleaned.submit(cleaned_parts), dedup).result()
         check_accounting(doc_ids, tables.lineage, tables.corpus)
         write_outputs(tables, Path(out))
         return summarize(tables.lineage)
@@ -89,9 +91,9 @@ def read_partitions(inputs: list[str], config: Config):
 
 
 def _read_and_clean_partitions(inputs: list[str], config: Config):
-    """Futures of all documents and of the cleaned batch, and the doc_ids, from tasks per partition."""
+    """Futures of all documents and of each partition's cleaned documents, and the doc_ids."""
     documents, doc_ids = read_partitions(inputs, config)
     first = [first_clean.submit(part, config) for part in documents]
     templates = templates_of.submit([line_counts.submit(part, config) for part in first], config)
-    cleaned = concat_cleaned.submit([finish_clean.submit(part, templates, config) for part in first])
+    cleaned = [finish_clean.submit(part, templates, config) for part in first]
     return concat_documents.submit(documents), cleaned, doc_ids

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from prefect.futures import PrefectFuture
 from prefect.settings import PREFECT_API_URL, temporary_settings
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
@@ -20,9 +24,11 @@ def task_runner_for(engine: EngineConfig) -> TaskRunner:
 
     if engine.address:
         return DaskTaskRunner(address=engine.address)
-    return DaskTaskRunner(cluster_class="distributed.LocalCluster",
-                          cluster_kwargs={"n_workers": engine.workers, "threads_per_worker": engine.threads_per_worker,
-                                          "processes": engine.processes, "dashboard_address": None})
+    cluster = {"n_workers": engine.workers, "threads_per_worker": engine.threads_per_worker,
+               "processes": engine.processes, "dashboard_address": None}
+    if engine.processes:  # a cluster of this machine listens on loopback only (threads talk in-process)
+        cluster["host"] = "127.0.0.1"
+    return DaskTaskRunner(cluster_class="distributed.LocalCluster", cluster_kwargs=cluster)
 
 
 @contextmanager
@@ -40,3 +46,21 @@ def api_for_workers(engine: EngineConfig) -> Iterator[None]:
     server.start()
     with temporary_settings({PREFECT_API_URL: server.api_url}):
         yield
+
+
+class PrefectExecutor:
+    """`fincorpus.partitioned_dedup.Executor` on the flow's task runner: each stage a Prefect task (named after
+    its function, no cache key: the arguments are large), its futures passed on to the stages that need them."""
+
+    def __init__(self) -> None:
+        self._tasks: dict[Callable, Any] = {}
+
+    def submit(self, function: Callable, *args: Any) -> PrefectFuture:
+        wrapped = self._tasks.get(function)
+        if wrapped is None:
+            wrapped = self._tasks[function] = task(function, name=function.__name__.replace("_", "-"),
+                                                   cache_policy=NO_CACHE)
+        return wrapped.submit(*args)
+
+    def result(self, handle: PrefectFuture) -> Any:
+        return handle.result()

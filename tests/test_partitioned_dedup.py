@@ -1,0 +1,127 @@
+"""Dedup over a batch in partitions (`fincorpus.partitioned_dedup`) equals `deduplicate` over the whole batch:
+clusters, canonicals, scores, candidate pairs, and the counts. Plain functions, no Prefect: the stages run
+in turn through `LocalExecutor`, which is what the Dask flow's tasks compute (tests/test_engine_dask.py runs
+the flow itself at 1k documents; here the partitioned functions also run at 10k, where a Dask build of the
+suite's two loaded cores would take minutes)."""
+
+from __future__ import annotations
+
+import pickle
+from collections import Counter
+
+import numpy as np
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bench.synth import generate
+from fincorpus import partitioned_dedup
+from fincorpus.config import Config
+from fincorpus.dedup import deduplicate
+from fincorpus.partitioned_dedup import LocalExecutor, lsh_plan, run
+from fincorpus.pipeline import clean_documents, read_documents, with_content
+
+DEDUP = Config().dedup
+
+
+class CountingExecutor(LocalExecutor):
+    """Runs the stages at once and counts them by name."""
+
+    def __init__(self) -> None:
+        self.calls: Counter[str] = Counter()
+
+    def submit(self, function, *args):
+        self.calls[function.__name__] += 1
+        return function(*args)
+
+
+def _cut(frame: pl.DataFrame, cuts: list[int]) -> list[pl.DataFrame]:
+    edges = [0, *sorted(cut % (frame.height + 1) for cut in cuts), frame.height]
+    return [frame.slice(start, end - start) for start, end in zip(edges, edges[1:])]
+
+
+def _assert_same(result, expected) -> None:
+    assert result.assignments.equals(expected.assignments)
+    assert result.pairs.equals(expected.pairs)
+    assert (result.candidate_pairs, result.verified_pairs, result.split_clusters, result.boilerplate_shingles) == \
+        (expected.candidate_pairs, expected.verified_pairs, expected.split_clusters, expected.boilerplate_shingles)
+
+
+def _whole(frame: pl.DataFrame):
+    return deduplicate(frame["doc_id"].to_list(), frame["text"].to_list(), DEDUP)
+
+
+@pytest.fixture(scope="module")
+def seed_texts(seeds_dir) -> pl.DataFrame:
+    """The cleaned seeds with content, and exact copies of two of them under other ids."""
+    kept = with_content(clean_documents(read_documents([seeds_dir], Config()), Config())).select("doc_id", "text")
+    copies = kept.head(2).with_columns(pl.format("copy-of-{}", "doc_id").alias("doc_id"))
+    return pl.concat([copies, kept])
+
+
+@pytest.fixture(scope="module")
+def generated_10k() -> pl.DataFrame:
+    """10,000 generated documents cut to their first 2,500 characters (a quarter of their length, so the
+    suite stays fast: previews, reposts and edited copies still meet their originals there)."""
+    return generate(10_000, seed=7).select("doc_id", pl.col("text").str.slice(0, 2500))
+
+
+def test_the_seeds_in_partitions_settle_as_the_whole_batch(seed_texts):
+    expected = _whole(seed_texts)
+    assert (expected.assignments["status"] == "duplicate").sum() == 4
+    for cuts in ([], [1], [1, 3], [2, 4, 5]):
+        _assert_same(run(_cut(seed_texts, cuts), DEDUP, LocalExecutor(), tasks=3), expected)
+
+
+def test_a_generated_10k_corpus_in_partitions_settles_as_the_whole_batch(generated_10k):
+    expected = _whole(generated_10k)
+    executor = CountingExecutor()
+    result = run(_cut(generated_10k, [1200, 2500, 4000, 5100, 6666, 8000, 9100]), DEDUP, executor, tasks=4)
+    _assert_same(result, expected)
+    assert expected.split_clusters > 0 and (expected.assignments["status"] == "duplicate").sum() > 2000
+    assert executor.calls["scan_part"] == executor.calls["sign_part"] == executor.calls["finish_part"] == 8
+    assert 1 < executor.calls["band_width_pairs"] <= 4
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(cuts=st.lists(st.integers(min_value=0, max_value=400), max_size=5), tasks=st.integers(1, 5),
+       order=st.randoms(use_true_random=False))
+def test_any_cut_of_a_batch_into_partitions_gives_the_whole_batchs_clusters(cuts, tasks, order):
+    frame = _small_corpus()
+    rows = list(range(frame.height))
+    order.shuffle(rows)  # partitions need not be in doc_id order
+    shuffled = frame[rows]
+    _assert_same(run(_cut(shuffled, cuts), DEDUP, LocalExecutor(), tasks=tasks), _whole(frame))
+
+
+_SMALL: list[pl.DataFrame] = []
+
+
+def _small_corpus() -> pl.DataFrame:
+    """400 generated documents with exact copies (under other ids) and an empty-ish one: built once."""
+    if not _SMALL:
+        frame = generate(380, seed=3).select("doc_id", "text")
+        copies = frame.sample(18, seed=1).with_columns(pl.format("dup-{}", "doc_id").alias("doc_id"))
+        short = pl.DataFrame({"doc_id": ["short-a", "short-b"], "text": ["研报摘要", "研报摘要"]})
+        _SMALL.append(pl.concat([frame, copies, short]))
+    return _SMALL[0]
+
+
+def test_every_band_width_is_banded_by_exactly_one_task():
+    tables = [(np.arange(50), np.zeros((50, 128), dtype=np.uint32), np.arange(50) * 40 + 60)]
+    plan = lsh_plan(tables, 50, 0.3, 128, tasks=3)
+    widths = [r for group in plan.groups for r in group]
+    assert len(widths) == len(set(widths)) == len(np.unique(plan.widths)) > 1
+    assert 1 < len(plan.groups) <= 3
+
+
+def test_what_moves_between_workers_survives_pickling(seed_texts):
+    expected = seed_texts.height
+    scanned = partitioned_dedup.scan_part(seed_texts, DEDUP, expected)
+    plan = partitioned_dedup.plan_batch([partitioned_dedup.exact_keys(seed_texts, scanned)], DEDUP)
+    texts = partitioned_dedup.compared_texts(seed_texts, plan.local_rows[0], plan.global_rows[0])
+    signed = partitioned_dedup.sign_part(texts, scanned.sketch, 10, DEDUP)
+    copied = pickle.loads(pickle.dumps((scanned, signed)))
+    assert np.array_equal(copied[0].sketch.counters, scanned.sketch.counters)
+    assert np.array_equal(copied[1].signatures, signed.signatures)
