@@ -6,7 +6,6 @@ it after the module; without the binary they are skipped with a message saying w
 
 from __future__ import annotations
 
-import selectors
 import shutil
 import socket
 import subprocess
@@ -109,27 +108,34 @@ def redis_url(tmp_path_factory):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     directory = tmp_path_factory.mktemp("redis")
+    log = directory / "redis.log"
     server = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
-                               "no", "--dir", str(directory)], stdout=subprocess.PIPE, text=True)
+                               "no", "--dir", str(directory), "--logfile", str(log)])
     try:
-        _wait_until_ready(server)
+        _wait_until_ready(server, port, log)
         yield f"redis://127.0.0.1:{port}/0"
     finally:
         server.terminate()
         server.wait(timeout=30)
 
 
-def _wait_until_ready(server: subprocess.Popen) -> None:
-    """Read the server's log until it accepts connections (or give up after 30 s without a line)."""
-    selector = selectors.DefaultSelector()
-    selector.register(server.stdout, selectors.EVENT_READ)
-    while selector.select(timeout=30):
-        line = server.stdout.readline()
-        if not line:
-            break
-        if "Ready to accept connections" in line:
+def _wait_until_ready(server: subprocess.Popen, port: int, log: Path) -> None:
+    """Until the server answers a ping (a loaded machine may take seconds), or fail with its log."""
+    import redis
+
+    client = redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=1)
+    for _ in range(600):
+        try:
+            client.ping()
             return
-    raise RuntimeError("redis-server did not start")
+        except redis.ConnectionError:
+            try:
+                server.wait(timeout=0.1)  # returns only if the server has exited
+            except subprocess.TimeoutExpired:
+                continue
+            break
+    text = log.read_text() if log.is_file() else ""
+    raise RuntimeError(f"redis-server did not start (exit {server.poll()}):\n{text[-2000:]}")
 
 
 def test_updates_with_the_redis_index_settle_the_clusters_the_band_tables_settle(redis_url, generated_batches,
