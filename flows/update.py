@@ -7,6 +7,7 @@ from prefect.cache_policies import NO_CACHE
 
 from fincorpus import pipeline, store
 from fincorpus.config import Config
+from fincorpus.documents import RawDocument
 from fincorpus.io.readers import check_output_outside
 from flows.build import concat_documents, io_may_clear, read_partitions
 from flows.engine import api_for_workers, task_runner_for
@@ -20,20 +21,29 @@ apply_batch = task(store.apply_batch, name="update-store", cache_policy=NO_CACHE
                    retry_condition_fn=io_may_clear)
 
 
+@flow(name="read-partitions", log_prints=False, validate_parameters=False)
+def read_partitioned(inputs: list[str], config: Config) -> list[RawDocument]:
+    """Reading and decoding per partition of the input files, on the task runner it is given."""
+    parts, _ = read_partitions(inputs, config)
+    return concat_documents.submit(parts).result()
+
+
 @flow(name="update-store", log_prints=False, validate_parameters=False)
 def update_store(inputs: list[str], store_dir: str, config: Config | dict | None = None) -> dict:
-    """Same stages as `fincorpus.store.update`. `config` may be a dict (a deployment's JSON parameters)."""
+    """Same stages as `fincorpus.store.update`. `config` may be a dict (a deployment's JSON parameters).
+    With `engine.kind: dask` the batch is read on the engine's workers by a subflow with its own task runner,
+    so a served deployment (`fincorpus serve`) reaches the cluster as `fincorpus update` does; the store is
+    changed from here."""
     settings = config if isinstance(config, Config) else Config.model_validate(config or {})
     check_output_outside(inputs, store_dir, "--store")
-    if settings.engine.kind == "dask":  # reading and decoding on the workers; the store is changed from here
-        parts, _ = read_partitions(inputs, settings)
-        documents = concat_documents.submit(parts).result()
+    if settings.engine.kind == "dask":
+        documents = read_partitioned.with_options(task_runner=task_runner_for(settings.engine))(inputs, settings)
     else:
         documents = read_documents(inputs, settings)
     return apply_batch(documents, store_dir, settings).summary
 
 
 def run_update(inputs: list[str], store_dir: str, config: Config) -> dict:
-    """`update_store` on the task runner that `config.engine` selects."""
+    """`update_store`, with a Prefect API the engine's workers can reach."""
     with api_for_workers(config.engine):
-        return update_store.with_options(task_runner=task_runner_for(config.engine))(inputs, store_dir, config)
+        return update_store(inputs, store_dir, config)

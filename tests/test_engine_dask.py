@@ -171,3 +171,21 @@ def test_the_dask_update_flow_stores_the_seeds_like_the_plain_update(prefect_har
     assert summary == plain
     assert StoreLayout(tmp_path / "dask").read_state().lineage.drop("generation").equals(
         StoreLayout(tmp_path / "plain").read_state().lineage.drop("generation"))
+
+
+def test_a_served_update_reaches_the_dask_engine_through_its_subflow(prefect_harness, seeds_dir, tmp_path,
+                                                                     monkeypatch):
+    """A deployment calls `update_store` itself with the config as JSON (no `run_update` around it): the
+    reading subflow still asks for the engine's task runner, and the store gets what a plain update gives."""
+    import flows.update
+    from fincorpus.store import StoreLayout, update
+
+    asked = []
+    real = flows.update.task_runner_for
+    monkeypatch.setattr(flows.update, "task_runner_for", lambda engine: asked.append(engine.kind) or real(engine))
+    summary = flows.update.update_store([str(seeds_dir)], str(tmp_path / "served"),
+                                        _dask(Config()).model_dump(mode="json"))
+    assert asked == ["dask"]
+    assert summary == update([seeds_dir], tmp_path / "plain", Config()).summary
+    assert StoreLayout(tmp_path / "served").read_state().lineage.drop("generation").equals(
+        StoreLayout(tmp_path / "plain").read_state().lineage.drop("generation"))
