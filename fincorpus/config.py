@@ -183,7 +183,7 @@ class EngineConfig(_Section):
     with any number, a test holds 1 and 2 the same)."""
     batch_docs: int = Field(default=256, ge=1)
     """`local` only: documents per task sent to a worker; a batch smaller than two tasks is cleaned in this process."""
-    stream_docs: int = Field(default=2000, ge=1)
+    stream_docs: int = Field(default=1000, ge=1)
     """`local` only: documents read, cleaned and written per batch. A build holds about three batches of text
     in memory at once, never the whole corpus; the outputs are byte-identical with any value."""
 

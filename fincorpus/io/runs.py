@@ -22,8 +22,9 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-RUN_ROW_GROUP_ROWS = 256
-"""Rows per row group of a run: what a reader holds of each run at most."""
+RUN_ROW_GROUP_ROWS = 64
+"""Rows per row group of a run: what a merge holds of each run at most (all runs, when doc_ids interleave
+across batches), and what one random read of `RunTexts` decodes."""
 
 
 def write_run(frame: pl.DataFrame, path: Path) -> None:
@@ -47,7 +48,9 @@ class _RunCursor:
                 self._buffer = self._file.read_row_group(self._group)
                 self._group += 1
             piece = self._buffer.slice(0, count)
-            self._buffer = self._buffer.slice(piece.num_rows)
+            rest = self._buffer.num_rows - piece.num_rows
+            # An empty slice would still hold the whole row group: let it go once it is used up.
+            self._buffer = self._buffer.slice(piece.num_rows) if rest else self.empty()
             count -= piece.num_rows
             pieces.append(piece)
         return pa.concat_tables(pieces) if pieces else self._file.schema_arrow.empty_table()

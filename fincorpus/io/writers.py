@@ -112,8 +112,9 @@ def _atomic(path: Path, write: Callable[[Path], None]) -> None:
         write(temp)
 
 
-PARQUET_ROW_GROUP_ROWS = 4096
-"""Rows per row group of every output table: fixed, so a file's bytes depend on its rows alone."""
+PARQUET_ROW_GROUP_ROWS = 1024
+"""Rows per row group of every output table: fixed, so a file's bytes depend on its rows alone; small enough
+that a writer of texts holds a few MB, not a corpus."""
 
 
 class ParquetRows:

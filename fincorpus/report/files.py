@@ -28,7 +28,8 @@ def load_tables(directory: Path, lineage: pl.DataFrame | None = None,
     if lineage is None:
         lineage = pl.read_parquet(directory / "lineage.parquet")
     shown = merged_clusters(lineage).head((limits or Limits()).clusters)["cluster_id"]
-    corpus = pl.scan_parquet(directory / "corpus.parquet").filter(pl.col("cluster_id").is_in(shown.implode())).collect()
+    corpus = (pl.scan_parquet(directory / "corpus.parquet").filter(pl.col("cluster_id").is_in(shown.implode()))
+              .collect(engine="streaming"))
     documents = directory / "documents.parquet"
     return {"corpus": corpus, "lineage": lineage, "removed_spans": pl.read_parquet(directory / "removed_spans.parquet"),
             "documents": pl.scan_parquet(documents) if documents.is_file() else None}
