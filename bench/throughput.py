@@ -28,7 +28,9 @@ and, for fincorpus, each stage of `fincorpus build --no-prefect`:
 
 The peers deduplicate only (no cleaning, no outputs); their `read` is the Parquet read, their dedup time
 is the rest. Below the tables, the ratio of fincorpus's dedup MB/s (scan + signatures + lsh+verify) to
-rensa's dedup MB/s in this run. Tables go to stdout; `--json FILE` also saves every figure.
+rensa's dedup MB/s in this run. `--tools fincorpus-build-only` runs the build with dedup replaced by
+"every document canonical": the streamed read, clean and write alone, to measure their memory apart from
+the dedup engine's. Tables go to stdout; `--json FILE` also saves every figure.
 """
 
 from __future__ import annotations
@@ -51,6 +53,9 @@ import psutil
 from bench.dedup_accuracy import _first_kept, char_shingles, components_of, run_datasketch, run_rensa, score
 
 TOOLS = ("fincorpus", "fincorpus-dedup", "rensa", "datasketch-bulk", "datasketch")
+BUILD_ONLY = "fincorpus-build-only"
+"""Not run by default: `fincorpus build` with dedup replaced by "every document canonical", to measure the
+streamed read, clean and write (their memory and speed) apart from the dedup engine's."""
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "fincorpus-bench"
 
 
@@ -70,9 +75,23 @@ def corpus_file(count: int, seed: int) -> Path:
 
 # ---- one tool, in a child process ----
 
-def run_fincorpus(corpus: Path, workdir: Path, workers: int | None) -> tuple[dict, np.ndarray, np.ndarray]:
+def _every_document_canonical(cleaned, config, progress=None):
+    from fincorpus.dedup.engine import DEDUP_SCHEMA, PAIRS_SCHEMA, DedupResult, cluster_id_of
+
+    doc_ids = cleaned.index.filter(pl.col("has_content"))["doc_id"].to_list()
+    rows = [(doc_id, cluster_id_of(doc_id), doc_id, "canonical", None, 1.0, 1.0, 0) for doc_id in doc_ids]
+    return DedupResult(pl.DataFrame(rows, schema=DEDUP_SCHEMA, orient="row"), pl.DataFrame(schema=PAIRS_SCHEMA),
+                       0, 0, 0, 0)
+
+
+def run_fincorpus(corpus: Path, workdir: Path, workers: int | None,
+                  build_only: bool = False) -> tuple[dict, np.ndarray, np.ndarray]:
+    from fincorpus import stream
     from fincorpus.config import Config, EngineConfig
     from fincorpus.pipeline import build
+
+    if build_only:
+        stream.dedup_cleaned = _every_document_canonical
 
     config = Config() if workers is None else Config(engine=EngineConfig(local_workers=workers))
     marks: list[tuple[str, float]] = []
@@ -144,8 +163,8 @@ PEERS = {"rensa": run_rensa, "datasketch-bulk": run_datasketch_bulk, "datasketch
 def child(tool: str, corpus: Path, result: Path, workers: int | None) -> None:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="fincorpus-bench-") as workdir:
-        if tool == "fincorpus":
-            stages, labels, kept = run_fincorpus(corpus, Path(workdir), workers)
+        if tool in ("fincorpus", BUILD_ONLY):
+            stages, labels, kept = run_fincorpus(corpus, Path(workdir), workers, build_only=tool == BUILD_ONLY)
         elif tool == "fincorpus-dedup":
             stages, labels, kept = run_fincorpus_dedup(corpus)
         else:
@@ -205,10 +224,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=5000, help="documents to generate (cached in ~/.cache)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--tools", default=",".join(TOOLS), help="comma-separated subset of: " + ", ".join(TOOLS))
+    parser.add_argument("--tools", default=",".join(TOOLS),
+                        help="comma-separated subset of: " + ", ".join((*TOOLS, BUILD_ONLY)))
     parser.add_argument("--workers", type=int, default=None, help="fincorpus engine.local_workers (default: one per core)")
     parser.add_argument("--json", type=Path, default=None, help="also write every figure to this file")
-    parser.add_argument("--child", choices=TOOLS, help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=(*TOOLS, BUILD_ONLY), help=argparse.SUPPRESS)
     parser.add_argument("--corpus", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -230,7 +250,7 @@ def main() -> None:
                             if stage in ("shingles", "scan", "signatures", "lsh+verify", "dedup"))
         rows.append({"tool": tool, "seconds": round(figures["seconds"], 2),
                      "MB/s": round(megabytes / figures["seconds"], 2), "docs/s": round(len(frame) / figures["seconds"]),
-                     "dedup MB/s": round(megabytes / dedup_seconds, 2),
+                     "dedup MB/s": round(megabytes / dedup_seconds, 2) if dedup_seconds else None,
                      "peak RSS MB": round(figures["peak_rss_mb"]), "pair F1": round(accuracy["pair_f1"], 4),
                      "removal precision": round(accuracy["removal_precision"], 4)})
         for stage, seconds in figures["stages"].items():
@@ -246,6 +266,11 @@ def main() -> None:
         if tool in by_tool and by_tool.get("rensa"):
             print(f"{tool} dedup (fingerprints, signatures, LSH, verification, clusters): "
                   f"{by_tool[tool] / by_tool['rensa']:.2f}x rensa's dedup MB/s in this run")
+    whole = {row["tool"]: row["MB/s"] for row in rows}
+    for tool in ("fincorpus", BUILD_ONLY):
+        if tool in whole and by_tool.get("rensa"):
+            print(f"{tool} whole build (read, clean, dedup, write every output): "
+                  f"{whole[tool] / by_tool['rensa']:.2f}x rensa's dedup MB/s in this run")
     if args.json:
         args.json.write_text(json.dumps({"documents": len(frame), "megabytes": megabytes, "tools": saved,
                                          "table": rows, "stages": stage_rows}, indent=1))
