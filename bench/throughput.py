@@ -100,7 +100,8 @@ def run_fincorpus(corpus: Path, workdir: Path, workers: int | None,
     stages = {stage: end - start for (stage, start), (_, end) in zip(marks, marks[1:]) if stage != "deduplicate"}
     lineage = pl.read_parquet(workdir / "out" / "lineage.parquet", columns=["doc_id", "cluster_id", "status"])
     lineage = lineage.sort("doc_id")  # ids are d0000000.. in corpus order
-    labels = lineage["cluster_id"].rank("dense").to_numpy()
+    # a document dropped by cleaning has no cluster: it stands alone
+    labels = lineage["cluster_id"].fill_null(lineage["doc_id"]).rank("dense").to_numpy()
     return stages, labels, (lineage["status"] == "canonical").to_numpy()
 
 
