@@ -111,6 +111,8 @@ class ChromeRules:
         self._signalled = {found: tuple(rule.id for rule in self.rules if rule.id in self._scanned
                                         and any(_overlap(found, needle) for needle in self._needles[rule.id]))
                            for found in literals}
+        self._sides = {rule.id: {side for side, lines in (("first", rule.first_lines), ("last", rule.last_lines)) if lines}
+                       for rule in self.rules}
         self._first = max((rule.first_lines or 0 for rule in self.rules), default=0)
         self._last = max((rule.last_lines or 0 for rule in self.rules), default=0)
 
@@ -141,16 +143,16 @@ class ChromeRules:
         """Spans of every rule, each tried on its candidate lines: a windowed rule on the lines of its window
         that hold one of its needles, the others on the lines that hold one of any rule's needles (found in
         one scan). A second look passes `only_lines` for the unwindowed rules and the window `sides` to redo."""
-        candidates = self._candidate_lines(text) if only_lines is None and self.prefilter else {}
+        candidates = self._candidate_lines(text, only_lines) if self.prefilter else {}
         spans: list[tuple[int, int, str]] = []
         for rule in self.rules:
             needles = self._needles[rule.id] if self.prefilter else None
             windowed = rule.first_lines or rule.last_lines
-            if windowed and sides is not None and not any(getattr(rule, f"{side}_lines") for side in sides):
+            if windowed and sides is not None and sides.isdisjoint(self._sides[rule.id]):
                 continue
             if not self.prefilter:
                 starts = windows.lines(rule) if windowed else windows.every_line() if only_lines is None else only_lines
-            elif rule.id in self._scanned and only_lines is None:
+            elif rule.id in self._scanned and (only_lines is None or not windowed):
                 starts = candidates.get(rule.id)
                 if not starts:
                     continue
@@ -177,16 +179,22 @@ class ChromeRules:
         call per line when the lines are many)."""
         return rule.id not in self._within_lines or bool(rule.pattern.search(text, first_line, _line_end(text, last_line)))
 
-    def _candidate_lines(self, text: str) -> dict[str, list[int]]:
-        """Per scanned rule, the sorted starts of the lines where the one scan found a literal it needs."""
+    def _candidate_lines(self, text: str, only_lines: list[int] | None = None) -> dict[str, list[int]]:
+        """Per scanned rule, the sorted starts of the lines (all, or `only_lines`) where the one scan found a
+        literal it needs."""
         lines: dict[str, list[int]] = {}
-        if self._needle_scan is not None:
-            for match in self._needle_scan.finditer(text):
-                line_start = text.rfind("\n", 0, match.start()) + 1
-                for rule_id in self._signalled[match.group()]:
-                    starts = lines.setdefault(rule_id, [])
-                    if not starts or starts[-1] != line_start:
-                        starts.append(line_start)
+        if self._needle_scan is None:
+            return lines
+        if only_lines is None:
+            found = ((text.rfind("\n", 0, match.start()) + 1, match.group()) for match in self._needle_scan.finditer(text))
+        else:
+            found = ((line_start, match.group()) for line_start in only_lines
+                     for match in self._needle_scan.finditer(text, line_start, _line_end(text, line_start)))
+        for line_start, literal in found:
+            for rule_id in self._signalled[literal]:
+                starts = lines.setdefault(rule_id, [])
+                if not starts or starts[-1] != line_start:
+                    starts.append(line_start)
         return lines
 
     def _partly_removed_lines(self, text: str, result: CleanResult) -> list[int]:
@@ -234,12 +242,12 @@ class _Windows:
 
     def head(self) -> list[int]:
         if self._head is None:
-            self._head = _first_non_blank_lines(self.text, self.first)
+            self._head = _non_blank_lines(self.text, self.first, last=False)
         return self._head
 
     def tail(self) -> list[int]:
         if self._tail is None:
-            self._tail = _last_non_blank_lines(self.text, self.last)
+            self._tail = _non_blank_lines(self.text, self.last, last=True)
         return self._tail
 
     def every_line(self) -> list[int]:
@@ -248,50 +256,28 @@ class _Windows:
         return self._every
 
 
-# One split cuts off the first or last lines (twice as many as wanted, more when blank lines get in the way)
-# instead of a search per line. A line is blank when empty or all whitespace.
-
-def _first_non_blank_lines(text: str, count: int) -> list[int]:
-    """Starts of the first `count` lines that are not blank."""
-    if count <= 0:
-        return []
+def _non_blank_lines(text: str, count: int, *, last: bool) -> list[int]:
+    """Starts of the first (or `last`) `count` lines that are not blank, in order. One split cuts off the lines
+    (twice as many as wanted, more when blank lines get in the way) instead of a search per line."""
     splits = 2 * count
-    while True:
-        pieces = text.split("\n", splits)
-        whole = len(pieces) <= splits  # then the last piece is the last line, not the rest of the text
+    while count > 0:
+        pieces = text.rsplit("\n", splits) if last else text.split("\n", splits)
+        whole = len(pieces) <= splits  # else the piece at the far end is the rest of the text, not a line
+        if not whole:
+            pieces = pieces[1:] if last else pieces[:-1]
         starts: list[int] = []
-        start = 0
-        for piece in pieces if whole else pieces[:-1]:
+        position = len(text) + 1 if last else 0  # from the end: the start of the line after the piece
+        for piece in reversed(pieces) if last else pieces:
+            start = position - len(piece) - 1 if last else position
+            position = start if last else position + len(piece) + 1
             if piece and not piece.isspace():
                 starts.append(start)
                 if len(starts) == count:
-                    return starts
-            start += len(piece) + 1
+                    return starts[::-1] if last else starts
         if whole:
-            return starts
+            return starts[::-1] if last else starts
         splits *= 4
-
-
-def _last_non_blank_lines(text: str, count: int) -> list[int]:
-    """Starts of the last `count` lines that are not blank, in order."""
-    if count <= 0:
-        return []
-    splits = 2 * count
-    while True:
-        pieces = text.rsplit("\n", splits)
-        whole = len(pieces) <= splits  # then pieces[0] is the first line, not the rest of the text
-        starts: list[int] = []
-        end = len(text)
-        for piece in reversed(pieces if whole else pieces[1:]):
-            start = end - len(piece)
-            if piece and not piece.isspace():
-                starts.append(start)
-                if len(starts) == count:
-                    return starts[::-1]
-            end = start - 1
-        if whole:
-            return starts[::-1]
-        splits *= 4
+    return []
 
 
 def _scannable(needles: tuple[str, ...] | None) -> bool:

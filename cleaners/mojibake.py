@@ -51,8 +51,7 @@ class MojibakeRepair:
         edits: list[Edit] = []
         for line in _LINE.finditer(text):
             if self.mode == "always" or (_MOJIBAKE_HINT.search(line.group()) and is_bad(line.group())):
-                edits.extend(Edit(edit.start + line.start(), edit.end + line.start(), edit.replacement)
-                             for edit in _repair(line.group()))
+                edits += _repair(line.group(), line.start())
         if not edits:
             return CleanResult(text)
         pieces, position = [], 0
@@ -63,18 +62,22 @@ class MojibakeRepair:
         return CleanResult("".join(pieces), tuple(edits))
 
 
-def _repair(line: str) -> tuple[Edit, ...]:
-    """Edits that repair one line. A line that is all mojibake decodes back in one step, and each repaired
-    character replaces exactly the characters of its own UTF-8 bytes; anything else goes through ftfy."""
+def _repair(line: str, offset: int) -> list[Edit]:
+    """Edits that repair one line found at `offset`. A line that is all mojibake decodes back in one step, and
+    each repaired character replaces exactly the characters of its own UTF-8 bytes; anything else goes through
+    ftfy."""
     try:
         repaired = line.encode("sloppy-windows-1252").decode("utf-8")
     except UnicodeError:
-        return rewrite(line, ftfy.fix_text(line, _FTFY_CONFIG)).edits
+        return [Edit(edit.start + offset, edit.end + offset, edit.replacement)
+                for edit in rewrite(line, ftfy.fix_text(line, _FTFY_CONFIG)).edits]
     # Each input character is one byte; a repaired run of non-ASCII characters replaces its UTF-8 bytes.
     edits: list[Edit] = []
-    shift = 0
+    shift = offset
     for run in _NON_ASCII.finditer(repaired):
-        width = len(run.group().encode("utf-8"))
-        edits.append(Edit(run.start() + shift, run.start() + shift + width, run.group()))
-        shift += width - len(run.group())
-    return tuple(edits)
+        characters = run.group()
+        start = run.start() + shift
+        width = len(characters.encode("utf-8"))
+        edits.append(Edit(start, start + width, characters))
+        shift += width - len(characters)
+    return edits

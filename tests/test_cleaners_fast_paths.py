@@ -10,8 +10,7 @@ from hypothesis import strategies as st
 from bench.bench_clean import synthesise
 from cleaners import CleaningChain, build_chain
 from cleaners.base import CharacterClass
-from cleaners.chrome import (ChromeRule, ChromeRules, _first_non_blank_lines, _last_non_blank_lines, chrome_rules,
-                             read_rule_files)
+from cleaners.chrome import ChromeRule, ChromeRules, _non_blank_lines, chrome_rules, read_rule_files
 from cleaners.patterns import stays_within_lines
 from cleaners.unicode import ChineseConversion, _converter
 from fincorpus.config import CleaningConfig
@@ -116,8 +115,8 @@ def _non_blank_line_starts(text: str) -> list[int]:
        st.integers(0, 40))
 def test_the_first_and_last_lines_of_a_window_are_its_non_blank_lines(text, count):
     expected = _non_blank_line_starts(text)
-    assert _first_non_blank_lines(text, count) == expected[:count]
-    assert _last_non_blank_lines(text, count) == (expected[-count:] if count else [])
+    assert _non_blank_lines(text, count, last=False) == expected[:count]
+    assert _non_blank_lines(text, count, last=True) == (expected[-count:] if count else [])
 
 
 @settings(max_examples=300, deadline=None)
