@@ -8,6 +8,7 @@ to the as-read text. Rewrites (ftfy, width folding, OpenCC) are counted per rule
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right, insort
+from itertools import accumulate
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -20,18 +21,14 @@ class _OffsetMap:
     __slots__ = ("_out_starts", "_out_ends", "_in_starts", "_in_ends")
 
     def __init__(self, edits: Sequence[Edit]) -> None:
-        self._out_starts: list[int] = []
-        self._out_ends: list[int] = []
-        self._in_starts: list[int] = []
-        self._in_ends: list[int] = []
-        shift = 0
-        for edit in edits:
-            out_start = edit.start + shift
-            self._out_starts.append(out_start)
-            self._out_ends.append(out_start + len(edit.replacement))
-            self._in_starts.append(edit.start)
-            self._in_ends.append(edit.end)
-            shift += len(edit.replacement) - (edit.end - edit.start)
+        self._in_starts = [edit.start for edit in edits]
+        self._in_ends = [edit.end for edit in edits]
+        lengths = [len(edit.replacement) for edit in edits]
+        # Each edit's output starts where its input did, moved by what the edits before it added or removed.
+        shifts = accumulate((length - end + start for length, start, end in zip(lengths, self._in_starts, self._in_ends)),
+                            initial=0)
+        self._out_starts = [start + shift for start, shift in zip(self._in_starts, shifts)]
+        self._out_ends = [start + length for start, length in zip(self._out_starts, lengths)]
 
     def _same_length(self, index: int) -> bool:
         return self._out_ends[index] - self._out_starts[index] == self._in_ends[index] - self._in_starts[index]
@@ -146,9 +143,15 @@ class CleaningChain:
         step = cleaner(result.text)
         if not step.edits:
             return False
-        removed = False
+        removed = rewrote = moved = False  # moved: some edit changes the length
+        replaced = 0  # characters that replacements (not removals) cover
         for index, edit in enumerate(step.edits):
-            if edit.is_removal:
+            if edit.replacement:
+                rewrote = True
+                replaced += edit.end - edit.start
+                moved = moved or len(edit.replacement) != edit.end - edit.start
+            else:
+                moved = moved or edit.end != edit.start
                 removed = not getattr(cleaner, "layout_only", False)
                 start, end = _to_original(result.offset_maps, edit.start, edit.end)
                 rule = f"{cleaner.name}:{step.rules[index]}" if step.rules else cleaner.name
@@ -158,11 +161,10 @@ class CleaningChain:
                     result.removed.append(RemovedSpan(rule, piece_start, piece_end,
                                                       result.original[piece_start:piece_end]))
                     insort(result.taken, (piece_start, piece_end))
-            elif step.changed is None:
-                result.rewritten[cleaner.name] = result.rewritten.get(cleaner.name, 0) + edit.end - edit.start
-        if step.changed is not None:
-            result.rewritten[cleaner.name] = result.rewritten.get(cleaner.name, 0) + step.changed
-        if any(len(edit.replacement) != edit.end - edit.start for edit in step.edits):
+        if step.changed is not None or rewrote:
+            changed = replaced if step.changed is None else step.changed
+            result.rewritten[cleaner.name] = result.rewritten.get(cleaner.name, 0) + changed
+        if moved:
             result.offset_maps.append(_OffsetMap(step.edits))  # same-length edits keep every offset
         result.text = step.text
         return removed
