@@ -120,15 +120,16 @@ def run_datasketch_bulk(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
 
 
 class ParquetTexts(Sequence):
-    """The `text` column of a Parquet file as a sequence that holds one row group at a time."""
+    """The `text` column of a Parquet file as a sequence that holds its last `cache_groups` row groups."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, cache_groups: int = 2) -> None:
         import pyarrow.parquet as pq
 
         self.file = pq.ParquetFile(path)
         sizes = [self.file.metadata.row_group(group).num_rows for group in range(self.file.num_row_groups)]
         self.starts = np.cumsum([0, *sizes])
-        self.group, self.texts = -1, []
+        self.cache: dict[int, list[str]] = {}
+        self.cache_groups = cache_groups
 
     def __len__(self) -> int:
         return int(self.starts[-1])
@@ -137,9 +138,13 @@ class ParquetTexts(Sequence):
         if not 0 <= row < len(self):
             raise IndexError(row)
         group = int(np.searchsorted(self.starts, row, side="right")) - 1
-        if group != self.group:
-            self.group, self.texts = group, self.file.read_row_group(group, columns=["text"]).column(0).to_pylist()
-        return self.texts[row - int(self.starts[group])]
+        texts = self.cache.pop(group, None)
+        if texts is None:
+            texts = self.file.read_row_group(group, columns=["text"]).column(0).to_pylist()
+            while len(self.cache) >= self.cache_groups:
+                self.cache.pop(next(iter(self.cache)))
+        self.cache[group] = texts  # most recently used last
+        return texts[row - int(self.starts[group])]
 
 
 def run_fincorpus_dedup(corpus: Path) -> tuple[dict, np.ndarray, np.ndarray]:

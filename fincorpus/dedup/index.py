@@ -46,8 +46,7 @@ def candidate_pairs(signatures: np.ndarray, sizes: Sequence[int], signer: Signer
     bands, widths, partition = _query_parameters(stepped, threshold, signer.num_perm)
     found = [_band_pairs(matrix, bands.astype(np.int64), widths.astype(np.int64), partition, int(r))
              for r in np.unique(widths)]
-    pairs = np.concatenate([np.empty((0, 2), dtype=np.int64), *found])
-    codes = np.unique(pairs.min(axis=1) * len(rows) + pairs.max(axis=1))  # each pair once, as one integer
+    codes = np.unique(np.concatenate([np.empty(0, dtype=np.int64), *found]))  # each pair once, as one integer
     pairs = np.column_stack([codes // len(rows), codes % len(rows)])
     named = keys[rows][pairs]
     return named[np.lexsort((named[:, 1], named[:, 0]))].reshape(-1, 2)
@@ -74,16 +73,17 @@ def _query_parameters(sizes: np.ndarray, threshold: float, num_perm: int
 
 @numba.njit(cache=True, nogil=True)
 def _band_pairs(matrix, bands, widths, partition, r):  # pragma: no cover - compiled
-    """Ordered pairs (query, indexed) that share one of the first `b` bands of width `r`, for the queries
-    that probe the indexed row's partition with width `r`: per band, rows sorted by a hash of the band,
-    every ordered pair within a run of equal hashes checked (a rare false collision is dropped)."""
+    """Pairs (query, indexed) that share one of the first `b` bands of width `r`, for the queries that probe
+    the indexed row's partition with width `r`, each as min * rows + max, without repeats: per band, rows
+    sorted by a hash of the band, every ordered pair within a run of equal hashes checked (a rare false
+    collision is dropped)."""
     rows = matrix.shape[0]
     probed = 0
     for query in range(rows):
         for where in range(bands.shape[1]):
             if widths[query, where] == r and bands[query, where] > probed:
                 probed = bands[query, where]
-    out = np.empty((1024, 2), dtype=np.int64)
+    out = np.empty(1024, dtype=np.int64)  # pair (a, b), a < b, as a * rows + b
     found = 0
     keys = np.empty(rows, dtype=np.uint64)
     for band in range(probed):
@@ -115,15 +115,16 @@ def _band_pairs(matrix, bands, widths, partition, r):  # pragma: no cover - comp
                             break
                     if not same:
                         continue
-                    if found == len(out):
-                        grown = np.empty((2 * len(out), 2), dtype=np.int64)
-                        grown[:found] = out[:found]
-                        out = grown
-                    out[found, 0] = query
-                    out[found, 1] = indexed
+                    if found == len(out):  # keep each pair once, then grow if still half full
+                        unique = np.unique(out[:found])
+                        found = len(unique)
+                        if 2 * found > len(out):
+                            out = np.empty(2 * len(out), dtype=np.int64)
+                        out[:found] = unique
+                    out[found] = min(query, indexed) * rows + max(query, indexed)
                     found += 1
             start = end
-    return out[:found]
+    return np.unique(out[:found])
 
 
 @lru_cache(maxsize=8)

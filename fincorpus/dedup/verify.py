@@ -245,11 +245,15 @@ class Verifier:
                           self.config.min_numbers)
 
 
-def verify_pairs(pairs: np.ndarray, verifier: Verifier, threads: int = 1) -> list[PairScore]:
-    """Scores of every candidate pair ((n, 2) rows into the verifier's texts), in the order given. Pairs
-    are measured one component of the candidate graph after another, so that a document is shingled
-    once while its component fits the verifier's cache; with `threads` > 1, groups of components go to
-    worker threads, each with its own cache, the texts they need read here first."""
+def verify_pairs(pairs: np.ndarray, verifier: Verifier, threads: int = 1, block_docs: int = 2048
+                 ) -> list[PairScore]:
+    """Scores of every candidate pair ((n, 2) rows into the verifier's texts), in the order given.
+
+    Pairs are measured one component of the candidate graph after another, so that a document is
+    shingled once while its component fits a verifier's cache. They are taken in blocks that hold at most
+    about `block_docs` documents, whose texts are read first (in this thread, in row order, so that a lazy
+    sequence reads each of its pieces once per block), then measured in chunks in `threads` threads, each
+    with its own cache."""
     if len(pairs) == 0:
         return []
     rows, local = np.unique(pairs, return_inverse=True)
@@ -259,37 +263,42 @@ def verify_pairs(pairs: np.ndarray, verifier: Verifier, threads: int = 1) -> lis
         component_of[group] = number
     pair_component = component_of[local.reshape(-1, 2)[:, 0]]
     order = np.argsort(pair_component, kind="stable")
-    scores: list[PairScore | None] = [None] * len(pairs)
-    if threads <= 1:
-        for index in order.tolist():
-            left, right = pairs[index]
-            scores[index] = verifier.score(int(left), int(right))
-        return scores
     workers = _PerThreadVerifier(verifier)
 
-    def score_chunk(chunk: tuple[list[int], dict[int, str]]) -> list[PairScore]:
+    def score_chunk(chunk: tuple[list[int], dict[int, str]]) -> tuple[list[int], list[PairScore]]:
         indexes, texts = chunk
         own = workers.get()
         own.texts = texts
-        return [own.score(int(pairs[index, 0]), int(pairs[index, 1])) for index in indexes]
+        return indexes, [own.score(int(pairs[index, 0]), int(pairs[index, 1])) for index in indexes]
 
-    chunks = list(_chunks(order, pair_component[order]))
-    fetched = ((indexes, {int(row): verifier.texts[int(row)] for row in np.unique(pairs[indexes])})
-               for indexes in chunks)
-    for indexes, chunk_scores in zip(chunks, ordered_map(score_chunk, fetched, threads)):
+    def fetched_chunks():
+        for block in _blocks(order, pairs, block_docs):
+            texts = {int(row): verifier.texts[int(row)] for row in np.unique(pairs[np.concatenate(block)])}
+            for indexes in block:
+                yield indexes, texts
+
+    scores: list[PairScore | None] = [None] * len(pairs)
+    for indexes, chunk_scores in ordered_map(score_chunk, fetched_chunks(), threads):
         for index, score in zip(indexes, chunk_scores):
             scores[index] = score
     return scores
 
 
-def _chunks(order: np.ndarray, components_in_order: np.ndarray, size: int = 64):
-    """`order` cut into lists of at least `size` pairs, never inside a component."""
-    cuts = np.flatnonzero(np.diff(components_in_order)) + 1
-    start = 0
-    for cut in [*cuts.tolist(), len(order)]:
-        if cut - start >= size or cut == len(order):
-            yield order[start:cut].tolist()
-            start = cut
+def _blocks(order: np.ndarray, pairs: np.ndarray, block_docs: int, chunk_pairs: int = 256):
+    """`order` cut into chunks of `chunk_pairs` pairs, grouped in blocks of consecutive chunks whose pairs
+    hold at most about `block_docs` documents (a chunk more than that makes a block of its own)."""
+    block: list[list[int]] = []
+    rows: set[int] = set()
+    for start in range(0, len(order), chunk_pairs):
+        chunk = order[start:start + chunk_pairs].tolist()
+        chunk_rows = set(pairs[chunk].reshape(-1).tolist())
+        if block and len(rows | chunk_rows) > block_docs:
+            yield block
+            block, rows = [], set()
+        block.append(chunk)
+        rows |= chunk_rows
+    if block:
+        yield block
 
 
 class _PerThreadVerifier:
