@@ -124,8 +124,11 @@ def shingle_document(text: str, shingler: Shingler, boilerplate: HashSet, boiler
                     counts[2], counts[1] < config.min_chars, np.sort(contexts[kept]), np.sort(figure_keys[kept]))
 
 
-def score_pair(left: Shingled, right: Shingled, shingle_size: int, min_numbers: int) -> PairScore:
-    """Measure a pair on informative shingles, or on body shingles when both sides are mostly boilerplate."""
+def score_pair(left: Shingled, right: Shingled, shingle_size: int, min_numbers: int,
+               title_chars: int = MAX_TITLE_CHARS) -> PairScore:
+    """Measure a pair on informative shingles, or on body shingles when both sides are mostly boilerplate.
+    `inner_edits` (an alignment, the costly measure) only when the longer has under `title_chars`
+    characters: the only pairs whose test reads it."""
     on_all = left.mostly_boilerplate and right.mostly_boilerplate
     flag = _BODY if on_all else _INFORMATIVE
     shared, left_in_right = _covered_share(left, right, flag, on_all, shingle_size)
@@ -143,7 +146,7 @@ def score_pair(left: Shingled, right: Shingled, shingle_size: int, min_numbers: 
         longer_chars=longer + shingle_size - 1,
         figures_differing=differing,
         inner_edits=(inner_edits(left.windows, right.windows, shingle_size)
-                     if longer + shingle_size - 1 <= MAX_TITLE_CHARS else None),
+                     if longer + shingle_size - 1 < min(title_chars, MAX_TITLE_CHARS + 1) else None),
     )
 
 
@@ -242,7 +245,7 @@ class Verifier:
 
     def score(self, left: int, right: int) -> PairScore:
         return score_pair(self.shingled(left), self.shingled(right), self.config.shingle_size,
-                          self.config.min_numbers)
+                          self.config.min_numbers, self.config.title_chars)
 
 
 def verify_pairs(pairs: np.ndarray, verifier: Verifier, threads: int = 1, block_docs: int = 2048
