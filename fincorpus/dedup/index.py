@@ -46,7 +46,8 @@ def candidate_pairs(signatures: np.ndarray, sizes: Sequence[int], signer: Signer
     bands, widths, partition = _query_parameters(stepped, threshold, signer.num_perm)
     found = [_band_pairs(matrix, bands.astype(np.int64), widths.astype(np.int64), partition, int(r))
              for r in np.unique(widths)]
-    codes = np.unique(np.concatenate([np.empty(0, dtype=np.int64), *found]))  # each pair once, as one integer
+    pairs = np.concatenate([np.empty((0, 2), dtype=np.int64), *found])
+    codes = np.unique(pairs[:, 0] * len(rows) + pairs[:, 1])  # each pair once, as one integer
     pairs = np.column_stack([codes // len(rows), codes % len(rows)])
     named = keys[rows][pairs]
     return named[np.lexsort((named[:, 1], named[:, 0]))].reshape(-1, 2)
@@ -73,10 +74,10 @@ def _query_parameters(sizes: np.ndarray, threshold: float, num_perm: int
 
 @numba.njit(cache=True, nogil=True)
 def _band_pairs(matrix, bands, widths, partition, r):  # pragma: no cover - compiled
-    """Pairs (query, indexed) that share one of the first `b` bands of width `r`, for the queries that probe
-    the indexed row's partition with width `r`, each as min * rows + max, without repeats: per band, rows
-    sorted by a hash of the band, every ordered pair within a run of equal hashes checked (a rare false
-    collision is dropped)."""
+    """Pairs (i, j), i < j, sorted and without repeats, of rows that share one of the first `b` bands of width
+    `r`, for the queries that probe the other row's partition with width `r`: per band, rows sorted by a
+    hash of the band, every ordered pair within a run of equal hashes checked (a rare false collision is
+    dropped); pairs are collected as i * rows + j and deduplicated whenever the buffer fills."""
     rows = matrix.shape[0]
     probed = 0
     for query in range(rows):
@@ -124,7 +125,12 @@ def _band_pairs(matrix, bands, widths, partition, r):  # pragma: no cover - comp
                     out[found] = min(query, indexed) * rows + max(query, indexed)
                     found += 1
             start = end
-    return np.unique(out[:found])
+    codes = np.unique(out[:found])
+    pairs = np.empty((len(codes), 2), dtype=np.int64)
+    for index in range(len(codes)):
+        pairs[index, 0] = codes[index] // rows
+        pairs[index, 1] = codes[index] % rows
+    return pairs
 
 
 @lru_cache(maxsize=8)
