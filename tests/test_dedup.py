@@ -1,5 +1,7 @@
 """Dedup on the seeds and its building blocks."""
 
+from dataclasses import replace
+
 import numpy as np
 import polars as pl
 import pytest
@@ -278,3 +280,23 @@ def test_monthly_issues_differing_in_one_digit_stay_apart_and_a_cut_copy_merges(
     cut = MONTHLY[:MONTHLY.index("13个月") + 1] + "…"  # cut inside a figure: "持续1" against "持续13"...
     assert edits(MONTHLY, cut) == 0  # ...at the end, not inside
     assert duplicates_of(deduplicate(["june", "cut"], [MONTHLY, cut], DedupConfig())) == 1
+
+
+def test_issues_numbered_at_the_end_stay_apart_and_a_suffixed_copy_merges():
+    issue_30, issue_31 = MONTHLY + "（第30期）", MONTHLY + "（第31期）"
+    assert edits(issue_30, issue_31) == 0  # the figure that differs is at the end, not inside...
+    assert duplicates_of(deduplicate(["30", "31"], [issue_30, issue_31], DedupConfig())) == 0  # ...still apart
+    assert duplicates_of(deduplicate(["30", "31"], [issue_30, issue_31 + " - 新浪财经"], DedupConfig())) == 0
+    # a site suffix or a source tag at an end changes no figure: the copy merges
+    assert duplicates_of(deduplicate(["30", "copy"], [issue_30, issue_30 + " - 东方财富网"], DedupConfig())) == 1
+    assert duplicates_of(deduplicate(["30", "copy"], [issue_30, "【国泰君安】" + issue_30], DedupConfig())) == 1
+    # without the title rule the finance guard alone does not see one figure of six
+    assert duplicates_of(deduplicate(["30", "31"], [issue_30, issue_31], NO_TITLE_RULE)) == 1
+
+
+def test_a_figure_differing_where_both_titles_end_differently_makes_them_different_items():
+    config = DedupConfig()
+    ended = replace(title_pair(inner=0, differing=1), ends_replaced=True)
+    assert ended.test(config) is None  # "（第30期）" / "（第31期）"
+    assert replace(ended, figures_differing=0).test(config) == Reason.NEAR_DUPLICATE  # two site suffixes
+    assert title_pair(inner=0, differing=1).test(config) == Reason.NEAR_DUPLICATE  # a cut inside a figure

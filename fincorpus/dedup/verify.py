@@ -52,6 +52,9 @@ class PairScore:
     inner_edits: int | None = None
     """Characters edited between the two fingerprints away from their ends (`inner_edits`); measured only
     when both have at most MAX_TITLE_CHARS characters."""
+    ends_replaced: bool = False
+    """Both fingerprints have characters of their own at the same end (an issue number "第30期" against
+    "第31期"), not one text running on past the other (a suffix, a cut); measured with `inner_edits`."""
 
     def test(self, config: DedupConfig) -> Reason | None:
         """Which test the pair passes, or None: not duplicates.
@@ -59,10 +62,13 @@ class PairScore:
         `near_duplicate`: one lies in the other at >= `containment_threshold` and they are of about the
         same length; `contained`: the shorter is under `contained_length_ratio` of the longer (a preview).
         Two titles (both under `title_chars`) are different items when they differ inside by more than
-        `title_max_inner_edits` characters, or at all when a figure differs.
+        `title_max_inner_edits` characters, or when a figure differs and they differ inside or both end
+        differently ("（第30期）" / "（第31期）"; a title cut inside a figure still matches).
         """
         if self.longer_chars < config.title_chars and self.inner_edits is not None:
             if self.inner_edits > (0 if self.figures_differing else config.title_max_inner_edits):
+                return None
+            if self.figures_differing and self.ends_replaced:
                 return None
         if self.number_difference is not None and self.number_difference > config.max_number_difference:
             return None
@@ -136,6 +142,8 @@ def score_pair(left: Shingled, right: Shingled, shingle_size: int, min_numbers: 
     union = left.all_count + right.all_count - shared
     compared, differing = hashed_figure_counts(left, right)
     shorter, longer = sorted((len(left.windows), len(right.windows)))
+    aligned = (title_alignment(left.windows, right.windows, shingle_size)
+               if longer + shingle_size - 1 < min(title_chars, MAX_TITLE_CHARS + 1) else None)
     return PairScore(
         similarity=shared / union if union else 0.0,
         left_in_right=left_in_right,
@@ -145,8 +153,8 @@ def score_pair(left: Shingled, right: Shingled, shingle_size: int, min_numbers: 
         shorter_chars=shorter + shingle_size - 1,
         longer_chars=longer + shingle_size - 1,
         figures_differing=differing,
-        inner_edits=(inner_edits(left.windows, right.windows, shingle_size)
-                     if longer + shingle_size - 1 < min(title_chars, MAX_TITLE_CHARS + 1) else None),
+        inner_edits=None if aligned is None else aligned[0],
+        ends_replaced=aligned is not None and aligned[1],
     )
 
 
@@ -165,9 +173,16 @@ def inner_edits(left: np.ndarray, right: np.ndarray, shingle_size: int) -> int:
     >>> edits("燃气行业跟踪周报：欧洲亚洲气价下跌，国内周环比略升", "【东吴证券】燃气行业跟踪周报：欧洲亚洲气价下跌，国内周环比略升 - 东方财富网")
     0
     """
+    return title_alignment(left, right, shingle_size)[0]
+
+
+def title_alignment(left: np.ndarray, right: np.ndarray, shingle_size: int) -> tuple[int, bool]:
+    """(`inner_edits`, whether an end of the alignment replaces windows on both sides): one alignment for
+    both measures of the titles rule."""
     blocks = SequenceMatcher(None, left.tolist(), right.tolist(), autojunk=False).get_opcodes()
     inner = [block for block in blocks[1:-1] if block[0] != "equal"]
-    return sum(max(1, max(i2 - i1, j2 - j1) - (shingle_size - 1)) for _, i1, i2, j1, j2 in inner)
+    edits = sum(max(1, max(i2 - i1, j2 - j1) - (shingle_size - 1)) for _, i1, i2, j1, j2 in inner)
+    return edits, len(blocks) > 1 and (blocks[0][0] == "replace" or blocks[-1][0] == "replace")
 
 
 def hashed_figure_counts(left: Shingled, right: Shingled) -> tuple[int, int]:
