@@ -21,33 +21,38 @@ def io_may_clear(_task, _run, state) -> bool:
     return isinstance(failure, (OSError, OutputError))
 
 
-# Documents move between tasks in memory (or on disk); hashing them for a cache key would cost more than the work.
+def stage(function, name: str, retry_delay_seconds: float | None = None):
+    """`function` as an uncached task (documents move between tasks in memory or on disk; hashing them for a
+    cache key would cost more than the work); with a `retry_delay_seconds`, retried twice on I/O failures
+    (`io_may_clear`)."""
+    if retry_delay_seconds is None:
+        return task(function, name=name, cache_policy=NO_CACHE)
+    return task(function, name=name, cache_policy=NO_CACHE, retries=2, retry_delay_seconds=retry_delay_seconds,
+                retry_condition_fn=io_may_clear)
+
+
 # The in-memory stages, for `engine.kind: dask`:
-assemble = task(pipeline.assemble, name="assemble", cache_policy=NO_CACHE)
-write_outputs = task(pipeline.write_outputs, name="write", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=1,
-                     retry_condition_fn=io_may_clear)
+assemble = stage(pipeline.assemble, "assemble")
+write_outputs = stage(pipeline.write_outputs, "write", retry_delay_seconds=1)
 
 # The local engine's stages, streamed in batches through a work directory (see `fincorpus.stream`).
-read_and_clean = task(stream.read_and_clean, name="read+clean", cache_policy=NO_CACHE, retries=2,
-                      retry_delay_seconds=1, retry_condition_fn=io_may_clear)
-finish_cleaning = task(stream.finish_cleaning, name="finish-cleaning", cache_policy=NO_CACHE)
-dedup_cleaned = task(stream.dedup_cleaned, name="deduplicate", cache_policy=NO_CACHE)
-assemble_index = task(stream.assemble_index, name="assemble", cache_policy=NO_CACHE)
-write_streamed = task(stream.write_streamed, name="write", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=1,
-                      retry_condition_fn=io_may_clear)
+read_and_clean = stage(stream.read_and_clean, "read+clean", retry_delay_seconds=1)
+finish_cleaning = stage(stream.finish_cleaning, "finish-cleaning")
+dedup_cleaned = stage(stream.dedup_cleaned, "deduplicate")
+assemble_index = stage(stream.assemble_index, "assemble")
+write_streamed = stage(stream.write_streamed, "write", retry_delay_seconds=1)
 
 # The same stages per partition of the input files, for `engine.kind: dask` (see `fincorpus.partitions`).
-read_partition = task(partitions.read_partition, name="read-partition", cache_policy=NO_CACHE, retries=2,
-                      retry_delay_seconds=1, retry_condition_fn=io_may_clear)
-document_keys = task(partitions.document_keys, name="document-keys", cache_policy=NO_CACHE)
-mark_repeated = task(partitions.mark_repeated, name="mark-repeated-ids", cache_policy=NO_CACHE)
-first_clean = task(partitions.first_clean, name="clean-partition", cache_policy=NO_CACHE)
-line_counts = task(partitions.line_counts, name="count-lines", cache_policy=NO_CACHE)
-templates_of = task(partitions.templates_of, name="template-lines", cache_policy=NO_CACHE)
-finish_clean = task(partitions.finish_clean, name="finish-partition", cache_policy=NO_CACHE)
-concat_cleaned = task(partitions.concat_cleaned, name="gather-cleaned", cache_policy=NO_CACHE)
-concat_documents = task(partitions.concat_documents, name="gather-documents", cache_policy=NO_CACHE)
-with_content = task(pipeline.with_content, name="with-content", cache_policy=NO_CACHE)
+read_partition = stage(partitions.read_partition, "read-partition", retry_delay_seconds=1)
+document_keys = stage(partitions.document_keys, "document-keys")
+mark_repeated = stage(partitions.mark_repeated, "mark-repeated-ids")
+first_clean = stage(partitions.first_clean, "clean-partition")
+line_counts = stage(partitions.line_counts, "count-lines")
+templates_of = stage(partitions.templates_of, "template-lines")
+finish_clean = stage(partitions.finish_clean, "finish-partition")
+concat_cleaned = stage(partitions.concat_cleaned, "gather-cleaned")
+concat_documents = stage(partitions.concat_documents, "gather-documents")
+with_content = stage(pipeline.with_content, "with-content")
 
 
 def run_build(inputs: list[str], out: str, config: Config) -> dict:

@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-from prefect import flow, task
-from prefect.cache_policies import NO_CACHE
+from prefect import flow
 
 from fincorpus import pipeline, store
 from fincorpus.config import Config
 from fincorpus.documents import RawDocument
 from fincorpus.io.readers import check_output_outside
-from flows.build import concat_documents, io_may_clear, read_partitions
+from flows.build import concat_documents, read_partitions, stage
 from flows.engine import api_for_workers, task_runner_for
 
 
 # Retried on I/O failures only (`io_may_clear`): a user error (a busy or foreign store) fails the same way again.
-read_documents = task(pipeline.read_documents, name="read", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=1,
-                      retry_condition_fn=io_may_clear)
+read_documents = stage(pipeline.read_documents, "read", retry_delay_seconds=1)
 # An attempt that fails leaves the store at its previous generation, so the whole update is safe to retry.
-apply_batch = task(store.apply_batch, name="update-store", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2,
-                   retry_condition_fn=io_may_clear)
+apply_batch = stage(store.apply_batch, "update-store", retry_delay_seconds=2)
 
 
 @flow(name="read-partitions", log_prints=False, validate_parameters=False)
