@@ -15,11 +15,12 @@ figures that follow the same words in both documents different beyond `max_numbe
 from __future__ import annotations
 
 import threading
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
+from cachetools import LRUCache
 import numba
 import numpy as np
 
@@ -233,29 +234,22 @@ class Verifier:
         """`boilerplate`, `boilerplate_figures`: hashes (`engine.boilerplate_of`)."""
         self.texts, self.config, self.cache_size = texts, config, cache_size
         self.boilerplate, self.boilerplate_figures = HashSet(boilerplate), HashSet(boilerplate_figures)
-        self.misses = 0
         self.shingler = Shingler(config)
-        self._cache: OrderedDict[int, Shingled] = OrderedDict()
+        self._cache: LRUCache[int, Shingled] = LRUCache(cache_size)
 
     def sibling(self) -> Verifier:
         """A verifier with the same boilerplate and an empty cache of its own (for another thread)."""
         other = object.__new__(Verifier)
         other.texts, other.config, other.cache_size = self.texts, self.config, self.cache_size
         other.boilerplate, other.boilerplate_figures = self.boilerplate, self.boilerplate_figures
-        other.shingler, other._cache, other.misses = Shingler(self.config), OrderedDict(), 0
+        other.shingler, other._cache = Shingler(self.config), LRUCache(self.cache_size)
         return other
 
     def shingled(self, row: int) -> Shingled:
         found = self._cache.get(row)
         if found is None:
-            self.misses += 1
-            found = shingle_document(self.texts[row], self.shingler, self.boilerplate, self.boilerplate_figures,
-                                     self.config)
-            self._cache[row] = found
-            if len(self._cache) > self.cache_size:
-                self._cache.popitem(last=False)
-        else:
-            self._cache.move_to_end(row)
+            found = self._cache[row] = shingle_document(self.texts[row], self.shingler, self.boilerplate,
+                                                        self.boilerplate_figures, self.config)
         return found
 
     def score(self, left: int, right: int) -> PairScore:

@@ -13,10 +13,10 @@ the size of the corpus:
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from cachetools import LRUCache
 import numpy as np
 import polars as pl
 import pyarrow as pa
@@ -97,7 +97,7 @@ class RunTexts(Sequence[str]):
         self._rows = np.asarray(rows, dtype=np.int64)
         self._column = column
         self._cache_groups = max(cache_groups, 1)
-        self._cache: OrderedDict[tuple[int, int], list[str | None]] = OrderedDict()
+        self._cache: LRUCache[tuple[int, int], list[str | None]] = LRUCache(self._cache_groups)
 
     def __len__(self) -> int:
         return len(self._runs)
@@ -117,12 +117,7 @@ class RunTexts(Sequence[str]):
         texts = self._cache.get(key)
         if texts is None:
             with pq.ParquetFile(self._paths[run]) as parquet:
-                texts = parquet.read_row_group(group, columns=[self._column]).column(0).to_pylist()
-            self._cache[key] = texts
-            if len(self._cache) > self._cache_groups:
-                self._cache.popitem(last=False)
-        else:
-            self._cache.move_to_end(key)
+                texts = self._cache[key] = parquet.read_row_group(group, columns=[self._column]).column(0).to_pylist()
         return texts
 
     def __getstate__(self) -> dict:
