@@ -29,7 +29,7 @@ from fincorpus.dedup.boilerplate import ExactCounts, FrequencySketch, HashSet, _
 from fincorpus.dedup.codepoints import (code_points, figure_keys_into, fingerprint_codes, fold_table, window_hash,
                                         window_hashes_of)
 from fincorpus.dedup.shingles import fingerprint_text
-from fincorpus.dedup.signatures import Signer, _sign_rows, sign_into
+from fincorpus.dedup.signatures import Signer, _sign_rows, lower_with, mix32
 
 FIGURE_CONTEXT = 4  # characters before a figure that name it (`shingles.figures`)
 
@@ -49,6 +49,7 @@ class Shingler:
         self._stamp = 0
         self._contexts = np.empty(1 << 12, dtype=np.uint64)
         self._figures = np.empty(1 << 12, dtype=np.uint64)
+        self._mixed = np.empty(1 << 14, dtype=np.uint32)
 
     def fingerprint(self, text: str, legal: bool = True) -> tuple[np.ndarray, int | None]:
         """`fingerprint_text(text)` as code points and, with `legal`, `legal_section_start`'s offset."""
@@ -86,9 +87,12 @@ class Shingler:
         candidates = np.empty(len(codes), dtype=np.uint64)
         in_body = np.empty(len(codes), dtype=np.bool_)
         body_end = len(codes) if legal is None else legal
+        if len(codes) > len(self._mixed):
+            self._mixed = np.empty(2 * len(codes), dtype=np.uint32)
         plain_count, candidate_count = _sign_windows(
             codes, self.size, body_end, sketch.counters, sketch.shift, cutoff, self._keys, self._stamps,
-            self._next_stamp(), signer.low_a, signer.low_b, signature, candidates, in_body)
+            self._next_stamp(), self._mixed, candidates, in_body)
+        lower_with(self._mixed[:plain_count], signer.low_a, signer.low_b, signature)
         return signature, plain_count, candidates[:candidate_count], in_body[:candidate_count]
 
     def figures(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -286,10 +290,11 @@ def _count_windows(codes, size, keys, stamps, stamp, counters, shift):  # pragma
 
 
 @numba.njit(cache=True, nogil=True)
-def _sign_windows(codes, size, body_end, counters, shift, cutoff, keys, stamps, stamp, low_a, low_b, signature,
-                  candidates, in_body):  # pragma: no cover - compiled
+def _sign_windows(codes, size, body_end, counters, shift, cutoff, keys, stamps, stamp, mixed, candidates,
+                  in_body):  # pragma: no cover - compiled
     """Distinct window hashes of `codes`: those the sketch counts in `cutoff` documents or more go to
-    `candidates`; the others before `body_end` lower `signature`. Returns (signed, candidates) counts."""
+    `candidates`; the others before `body_end` go, mixed (`mix32`), to `mixed`, to be signed in one
+    vectorised pass (`lower_with`). Returns (mixed, candidates) counts."""
     if len(codes) == 0:
         return 0, 0
     width = min(size, len(codes))
@@ -304,7 +309,7 @@ def _sign_windows(codes, size, body_end, counters, shift, cutoff, keys, stamps, 
             in_body[candidate_count] = position < body_end
             candidate_count += 1
         elif position < body_end:
-            sign_into(value, low_a, low_b, signature)
+            mixed[plain_count] = mix32(value)
             plain_count += 1
     return plain_count, candidate_count
 
