@@ -50,6 +50,7 @@ class Shingler:
         self._contexts = np.empty(1 << 12, dtype=np.uint64)
         self._figures = np.empty(1 << 12, dtype=np.uint64)
         self._mixed = np.empty(1 << 14, dtype=np.uint32)
+        self._counts = np.empty(1 << 14, dtype=np.uint16)
 
     def fingerprint(self, text: str, legal: bool = True) -> tuple[np.ndarray, int | None]:
         """`fingerprint_text(text)` as code points and, with `legal`, `legal_section_start`'s offset."""
@@ -76,22 +77,24 @@ class Shingler:
     def count(self, codes: np.ndarray, sketch: FrequencySketch) -> None:
         """Add the document's distinct shingles to `sketch` (one compiled pass: windows, distinct, count)."""
         self._reserve(len(codes))
-        _count_windows(codes, self.size, self._keys, self._stamps, self._next_stamp(), sketch.counters, sketch.shift)
+        _count_windows(codes, self.size, self._keys, self._stamps, self._next_stamp(), sketch.counters, sketch.shift,
+                       self._distinct)
 
     def sign(self, codes: np.ndarray, legal: int | None, sketch: FrequencySketch, cutoff: int, signer: Signer
              ) -> tuple[np.ndarray, int, np.ndarray, np.ndarray]:
         """One compiled pass over the document's distinct shingles: (MinHash of its body shingles the sketch
         rules out as boilerplate, how many those are, the candidates, which candidates lie in the body)."""
         self._reserve(len(codes))
+        if len(codes) > len(self._mixed):
+            self._mixed = np.empty(2 * len(codes), dtype=np.uint32)
+            self._counts = np.empty(2 * len(codes), dtype=np.uint16)
         signature = np.full(signer.num_perm, 0xFFFFFFFF, dtype=np.uint32)
         candidates = np.empty(len(codes), dtype=np.uint64)
         in_body = np.empty(len(codes), dtype=np.bool_)
         body_end = len(codes) if legal is None else legal
-        if len(codes) > len(self._mixed):
-            self._mixed = np.empty(2 * len(codes), dtype=np.uint32)
         plain_count, candidate_count = _sign_windows(
             codes, self.size, body_end, sketch.counters, sketch.shift, cutoff, self._keys, self._stamps,
-            self._next_stamp(), self._mixed, candidates, in_body)
+            self._next_stamp(), self._distinct, self._counts, self._mixed, candidates, in_body)
         lower_with(self._mixed[:plain_count], signer.low_a, signer.low_b, signature)
         return signature, plain_count, candidates[:candidate_count], in_body[:candidate_count]
 
@@ -276,39 +279,55 @@ def _first_time(value, keys, stamps, stamp):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
-def _count_windows(codes, size, keys, stamps, stamp, counters, shift):  # pragma: no cover - compiled
-    """Count each distinct window hash of `codes` once in `counters` (saturating)."""
-    if len(codes) == 0:
-        return
-    width = min(size, len(codes))
-    for position in range(len(codes) - width + 1):
-        value = window_hash(codes, position, width)
-        if _first_time(value, keys, stamps, stamp):
-            where = value >> shift
-            if counters[where] < 65535:
-                counters[where] += 1
-
-
-@numba.njit(cache=True, nogil=True)
-def _sign_windows(codes, size, body_end, counters, shift, cutoff, keys, stamps, stamp, mixed, candidates,
-                  in_body):  # pragma: no cover - compiled
-    """Distinct window hashes of `codes`: those the sketch counts in `cutoff` documents or more go to
-    `candidates`; the others before `body_end` go, mixed (`mix32`), to `mixed`, to be signed in one
-    vectorised pass (`lower_with`). Returns (mixed, candidates) counts."""
+def _distinct_windows(codes, size, keys, stamps, stamp, out, body_end):  # pragma: no cover - compiled
+    """Write the distinct window hashes of `codes` (first occurrences, in order) to `out`; returns their
+    number and how many of them first occur before position `body_end`."""
     if len(codes) == 0:
         return 0, 0
     width = min(size, len(codes))
-    plain_count = 0
-    candidate_count = 0
+    found = 0
+    before = 0
     for position in range(len(codes) - width + 1):
         value = window_hash(codes, position, width)
-        if not _first_time(value, keys, stamps, stamp):
-            continue
-        if counters[value >> shift] >= cutoff:
+        if _first_time(value, keys, stamps, stamp):
+            out[found] = value
+            found += 1
+            if position < body_end:
+                before = found
+    return found, before
+
+
+@numba.njit(cache=True, nogil=True)
+def _count_windows(codes, size, keys, stamps, stamp, counters, shift, out):  # pragma: no cover - compiled
+    """Count each distinct window hash of `codes` once in `counters` (saturating). The distinct hashes are
+    collected first (into `out`), then counted in a loop without branches whose iterations do not wait
+    on one another, so the processor overlaps the cache misses of a sketch far larger than its caches."""
+    found, _ = _distinct_windows(codes, size, keys, stamps, stamp, out, len(codes))
+    for index in range(found):
+        where = out[index] >> shift
+        count = counters[where]
+        counters[where] = count + (count < 65535)
+
+
+@numba.njit(cache=True, nogil=True)
+def _sign_windows(codes, size, body_end, counters, shift, cutoff, keys, stamps, stamp, distinct, counts, mixed,
+                  candidates, in_body):  # pragma: no cover - compiled
+    """Distinct window hashes of `codes`: those the sketch counts in `cutoff` documents or more go to
+    `candidates`; the others before `body_end` go, mixed (`mix32`), to `mixed`, to be signed in one
+    vectorised pass (`lower_with`). The sketch is read in a loop of independent loads (see
+    `_count_windows`). Returns (mixed, candidates) counts."""
+    found, before = _distinct_windows(codes, size, keys, stamps, stamp, distinct, body_end)
+    for index in range(found):
+        counts[index] = counters[distinct[index] >> shift]
+    plain_count = 0
+    candidate_count = 0
+    for index in range(found):
+        value = distinct[index]
+        if counts[index] >= cutoff:
             candidates[candidate_count] = value
-            in_body[candidate_count] = position < body_end
+            in_body[candidate_count] = index < before
             candidate_count += 1
-        elif position < body_end:
+        elif index < before:
             mixed[plain_count] = mix32(value)
             plain_count += 1
     return plain_count, candidate_count
