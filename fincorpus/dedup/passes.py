@@ -51,6 +51,8 @@ class Shingler:
         self._figures = np.empty(1 << 12, dtype=np.uint64)
         self._mixed = np.empty(1 << 14, dtype=np.uint32)
         self._counts = np.empty(1 << 14, dtype=np.uint16)
+        self._candidates = np.empty(1 << 14, dtype=np.uint64)
+        self._in_body = np.empty(1 << 14, dtype=np.bool_)
 
     def fingerprint(self, text: str, legal: bool = True) -> tuple[np.ndarray, int | None]:
         """`fingerprint_text(text)` as code points and, with `legal`, `legal_section_start`'s offset."""
@@ -75,28 +77,32 @@ class Shingler:
         return self._distinct[:_distinct(values, self._keys, self._stamps, self._next_stamp(), self._distinct)]
 
     def count(self, codes: np.ndarray, sketch: FrequencySketch) -> None:
-        """Add the document's distinct shingles to `sketch` (one compiled pass: windows, distinct, count)."""
-        self._reserve(len(codes))
-        _count_windows(codes, self.size, self._keys, self._stamps, self._next_stamp(), sketch.counters, sketch.shift,
-                       self._distinct)
+        """Add the document's distinct shingles and distinct figures to `sketch` (one compiled call)."""
+        self._reserve_figures(len(codes))
+        stamp = self._next_stamp()
+        _count_document(codes, self.size, self._keys, self._stamps, stamp, self._next_stamp(), sketch.counters,
+                        sketch.shift, self._distinct, fold_table().digit, self._contexts, self._figures)
 
     def sign(self, codes: np.ndarray, legal: int | None, sketch: FrequencySketch, cutoff: int, signer: Signer
-             ) -> tuple[np.ndarray, int, np.ndarray, np.ndarray]:
-        """One compiled pass over the document's distinct shingles: (MinHash of its body shingles the sketch
-        rules out as boilerplate, how many those are, the candidates, which candidates lie in the body)."""
-        self._reserve(len(codes))
+             ) -> tuple[np.ndarray, int, np.ndarray, np.ndarray, np.ndarray]:
+        """One compiled call over the document's distinct shingles and figures: (MinHash of its body shingles
+        the sketch rules out as boilerplate, how many those are, the candidates, which candidates lie in the
+        body, the distinct figures the sketch cannot rule out). Views valid until the next call."""
+        self._reserve_figures(len(codes))
         if len(codes) > len(self._mixed):
             self._mixed = np.empty(2 * len(codes), dtype=np.uint32)
             self._counts = np.empty(2 * len(codes), dtype=np.uint16)
-        signature = np.full(signer.num_perm, 0xFFFFFFFF, dtype=np.uint32)
-        candidates = np.empty(len(codes), dtype=np.uint64)
-        in_body = np.empty(len(codes), dtype=np.bool_)
+            self._candidates = np.empty(2 * len(codes), dtype=np.uint64)
+            self._in_body = np.empty(2 * len(codes), dtype=np.bool_)
+        signature = np.empty(signer.num_perm, dtype=np.uint32)
         body_end = len(codes) if legal is None else legal
-        plain_count, candidate_count = _sign_windows(
-            codes, self.size, body_end, sketch.counters, sketch.shift, cutoff, self._keys, self._stamps,
-            self._next_stamp(), self._distinct, self._counts, self._mixed, candidates, in_body)
-        lower_with(self._mixed[:plain_count], signer.low_a, signer.low_b, signature)
-        return signature, plain_count, candidates[:candidate_count], in_body[:candidate_count]
+        stamp = self._next_stamp()
+        plain_count, candidate_count, figure_count = _sign_document(
+            codes, self.size, body_end, sketch.counters, sketch.shift, cutoff, self._keys, self._stamps, stamp,
+            self._next_stamp(), self._distinct, self._counts, self._mixed, self._candidates, self._in_body,
+            signer.low_a, signer.low_b, signature, fold_table().digit, self._contexts, self._figures)
+        return (signature, plain_count, self._candidates[:candidate_count], self._in_body[:candidate_count],
+                self._figures[:figure_count])
 
     def figures(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(context hash, figure key) of every figure, in text order (`codepoints.figure_keys_into`)."""
@@ -105,6 +111,12 @@ class Shingler:
             self._figures = np.empty(2 * len(codes), dtype=np.uint64)
         found = figure_keys_into(codes, fold_table().digit, FIGURE_CONTEXT, self._contexts, self._figures)
         return self._contexts[:found], self._figures[:found]
+
+    def _reserve_figures(self, count: int) -> None:
+        self._reserve(count)
+        if count > len(self._figures):
+            self._contexts = np.empty(2 * count, dtype=np.uint64)
+            self._figures = np.empty(2 * count, dtype=np.uint64)
 
     def _reserve(self, count: int) -> None:
         if count > len(self._distinct):
@@ -156,7 +168,6 @@ def scan_partition(texts: Iterable[str], config: DedupConfig, expected_documents
         if len(codes) >= config.min_chars and value not in seen:
             seen.add(value)
             shingler.count(codes, sketch)
-            sketch.add(shingler.distinct(shingler.figures(codes)[1]))
             sketch.documents += 1
     return Scanned(np.array(exact, dtype=np.uint64), np.array(chars, dtype=np.int64), sketch)
 
@@ -191,15 +202,15 @@ def sign_partition(texts: Iterable[str], sketch: FrequencySketch, cutoff: int, c
     shingle_counts, figure_counts = counts if counts is not None else (ExactCounts(), ExactCounts())
     for position, text in enumerate(texts):
         codes, legal = shingler.fingerprint(text)
-        signature, plain_count, candidate, in_body = shingler.sign(codes, legal, sketch, cutoff, signer)
+        signature, plain_count, candidate, in_body, figures = shingler.sign(codes, legal, sketch, cutoff, signer)
         rows.append(signature)
         sizes.append(plain_count)
         if len(candidate):
             shingle_counts.add(candidate)
             if in_body.any():
                 candidates[position] = candidate[in_body]
-        figures = shingler.distinct(shingler.figures(codes)[1])
-        figure_counts.add(figures[_sketch_counts(figures, sketch) >= cutoff])
+        if len(figures):
+            figure_counts.add(figures)
     signatures = np.array(rows, dtype=np.uint32).reshape(len(rows), signer.num_perm)
     return Signed(signatures, np.array(sizes, dtype=np.int64), candidates, shingle_counts, figure_counts, len(rows))
 
@@ -240,10 +251,6 @@ def sign_one(signer: Signer, hashes: np.ndarray) -> np.ndarray:
     signature = np.empty((1, signer.num_perm), dtype=np.uint32)
     _sign_rows(hashes, np.array([0, len(hashes)], dtype=np.int64), signer._a, signer._b, signature)
     return signature[0]
-
-
-def _sketch_counts(hashes: np.ndarray, sketch: FrequencySketch) -> np.ndarray:
-    return sketch.counters[hashes >> sketch.shift]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -298,24 +305,36 @@ def _distinct_windows(codes, size, keys, stamps, stamp, out, body_end):  # pragm
 
 
 @numba.njit(cache=True, nogil=True)
-def _count_windows(codes, size, keys, stamps, stamp, counters, shift, out):  # pragma: no cover - compiled
-    """Count each distinct window hash of `codes` once in `counters` (saturating). The distinct hashes are
-    collected first (into `out`), then counted in a loop without branches whose iterations do not wait
-    on one another, so the processor overlaps the cache misses of a sketch far larger than its caches."""
-    found, _ = _distinct_windows(codes, size, keys, stamps, stamp, out, len(codes))
-    for index in range(found):
-        where = out[index] >> shift
+def _count_document(codes, size, keys, stamps, stamp, figure_stamp, counters, shift, distinct, digit, contexts,
+                    figures):  # pragma: no cover - compiled
+    """Count each distinct window hash and each distinct figure key of `codes` once in `counters`
+    (saturating). The distinct hashes are collected first, then counted in a loop without branches whose
+    iterations do not wait on one another, so the processor overlaps the cache misses of a sketch far larger
+    than its caches."""
+    found, _ = _distinct_windows(codes, size, keys, stamps, stamp, distinct, len(codes))
+    _add_saturating(distinct[:found], counters, shift)
+    figure_count = figure_keys_into(codes, digit, FIGURE_CONTEXT, contexts, figures)
+    figure_count = _distinct(figures[:figure_count], keys, stamps, figure_stamp, distinct)
+    _add_saturating(distinct[:figure_count], counters, shift)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _add_saturating(values, counters, shift):  # pragma: no cover - compiled
+    for index in range(len(values)):
+        where = values[index] >> shift
         count = counters[where]
         counters[where] = count + (count < 65535)
 
 
 @numba.njit(cache=True, nogil=True)
-def _sign_windows(codes, size, body_end, counters, shift, cutoff, keys, stamps, stamp, distinct, counts, mixed,
-                  candidates, in_body):  # pragma: no cover - compiled
+def _sign_document(codes, size, body_end, counters, shift, cutoff, keys, stamps, stamp, figure_stamp, distinct,
+                   counts, mixed, candidates, in_body, low_a, low_b, signature, digit, contexts,
+                   figures):  # pragma: no cover - compiled
     """Distinct window hashes of `codes`: those the sketch counts in `cutoff` documents or more go to
-    `candidates`; the others before `body_end` go, mixed (`mix32`), to `mixed`, to be signed in one
-    vectorised pass (`lower_with`). The sketch is read in a loop of independent loads (see
-    `_count_windows`). Returns (mixed, candidates) counts."""
+    `candidates`; the others before `body_end` are mixed (`mix32`) and lower `signature` in one vectorised
+    pass (`lower_with`). Then the distinct figure keys the sketch counts in `cutoff` documents or more go
+    to the front of `figures`. The sketch is read in loops of independent loads (see `_count_document`).
+    Returns the (signed shingles, candidates, candidate figures) counts."""
     found, before = _distinct_windows(codes, size, keys, stamps, stamp, distinct, body_end)
     for index in range(found):
         counts[index] = counters[distinct[index] >> shift]
@@ -330,7 +349,16 @@ def _sign_windows(codes, size, body_end, counters, shift, cutoff, keys, stamps, 
         elif index < before:
             mixed[plain_count] = mix32(value)
             plain_count += 1
-    return plain_count, candidate_count
+    signature[:] = np.uint32(0xFFFFFFFF)
+    lower_with(mixed[:plain_count], low_a, low_b, signature)
+    figure_count = figure_keys_into(codes, digit, FIGURE_CONTEXT, contexts, figures)
+    figure_count = _distinct(figures[:figure_count], keys, stamps, figure_stamp, distinct)
+    kept = 0
+    for index in range(figure_count):
+        if counters[distinct[index] >> shift] >= cutoff:
+            figures[kept] = distinct[index]
+            kept += 1
+    return plain_count, candidate_count, kept
 
 
 def ordered_map(function: Callable, items: Iterable, threads: int):
