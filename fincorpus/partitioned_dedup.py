@@ -36,8 +36,8 @@ from fincorpus.dedup import DedupResult
 from fincorpus.dedup.boilerplate import ExactCounts, FrequencySketch, boilerplate_cutoff
 from fincorpus.dedup.canonical import choose_canonical
 from fincorpus.dedup.cluster import settle_components
-from fincorpus.dedup.engine import DEDUP_SCHEMA, _pairs_frame, _swapped, cluster_id_of
-from fincorpus.dedup.index import _band_pairs, _query_parameters, _size_step
+from fincorpus.dedup.engine import DEDUP_SCHEMA, cluster_id_of, pairs_frame, swapped
+from fincorpus.dedup.index import band_pairs, query_parameters, size_step
 from fincorpus.dedup.passes import Scanned, Signed, finish_signatures, scan_partition, sign_partition
 from fincorpus.dedup.signatures import Signer
 from fincorpus.dedup.verify import PairScore, Verifier, verify_pairs
@@ -149,7 +149,7 @@ class LshPlan:
     bands: np.ndarray
     widths: np.ndarray
     partition: np.ndarray
-    """`fincorpus.dedup.index._query_parameters` for those rows."""
+    """`fincorpus.dedup.index.query_parameters` for those rows."""
     groups: list[list[int]]
     """Band widths `r` each banding task handles: every band of a width in one task."""
 
@@ -163,8 +163,8 @@ def lsh_plan(tables: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]], compar
     rows = np.flatnonzero(size > 0)
     if len(rows) < 2:
         return LshPlan(rows, np.empty((0, 0), np.int64), np.empty((0, 0), np.int64), np.empty(0, np.int64), [])
-    stepped = np.array([_size_step(int(value)) for value in size[rows]], dtype=np.int64)
-    bands, widths, partition = _query_parameters(stepped, threshold, num_perm)
+    stepped = np.array([size_step(int(value)) for value in size[rows]], dtype=np.int64)
+    bands, widths, partition = query_parameters(stepped, threshold, num_perm)
     widths_used = [int(r) for r in np.unique(widths)]
     groups = [widths_used[start::tasks] for start in range(min(tasks, len(widths_used)))]
     return LshPlan(rows, bands.astype(np.int64), widths.astype(np.int64), partition, groups)
@@ -180,7 +180,7 @@ def band_width_pairs(tables: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]]
         kept = sizes > 0
         matrix[np.searchsorted(plan.rows, rows[kept])] = signatures[kept]
     found = [np.empty((0, 2), dtype=np.int64)]
-    found += [_band_pairs(matrix, plan.bands, plan.widths, plan.partition, r) for r in widths]
+    found += [band_pairs(matrix, plan.bands, plan.widths, plan.partition, r) for r in widths]
     pairs = np.sort(np.concatenate(found), axis=1)
     return np.unique(plan.rows[pairs].reshape(-1, 2), axis=0)
 
@@ -263,11 +263,11 @@ def run(parts: Sequence[Any], config: DedupConfig, executor: Executor, tasks: in
 
     def measured(member: int, canonical: int) -> PairScore:
         key = (min(member, canonical), max(member, canonical))
-        return known[key] if key[0] == member else _swapped(known[key])
+        return known[key] if key[0] == member else swapped(known[key])
 
     return DedupResult(
         assignments=assignment_rows(plan, settled, measured),
-        pairs=_pairs_frame(pairs, scores, tests, doc_names),
+        pairs=pairs_frame(pairs, scores, tests, doc_names),
         candidate_pairs=len(pairs),
         verified_pairs=len(edges),
         split_clusters=len(settled) - component_count,

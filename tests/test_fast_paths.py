@@ -24,9 +24,9 @@ def _ensemble_reference(signatures, sizes, signer, threshold):
     """Index and query every row in datasketch's own `MinHashLSHEnsemble`, one document at a time."""
     from datasketch import MinHashLSHEnsemble
 
-    from fincorpus.dedup.index import _size_step
+    from fincorpus.dedup.index import size_step
 
-    entries = [(row, signer.to_minhash(signatures[row]), _size_step(size)) for row, size in enumerate(sizes) if size]
+    entries = [(row, signer.to_minhash(signatures[row]), size_step(size)) for row, size in enumerate(sizes) if size]
     index = MinHashLSHEnsemble(threshold=threshold, num_perm=signer.num_perm)
     index.index(entries)
     found = {(min(key, other), max(key, other)) for key, minhash, size in entries

@@ -103,7 +103,7 @@ def settle(pairs: np.ndarray, scores: list[PairScore], verifier: Verifier, compa
         key = (min(member, canonical), max(member, canonical))
         pair = known.get(key) or verifier.score(*key)
         known[key] = pair
-        return pair if key[0] == member else _swapped(pair)
+        return pair if key[0] == member else swapped(pair)
 
     matches = np.bincount(edges.reshape(-1), minlength=len(compared))
     settled, component_count = settle_components(
@@ -194,7 +194,7 @@ def deduplicate(doc_ids: Sequence[str], texts: Sequence[str], config: DedupConfi
     rows = _assignment_rows(doc_ids, scanned, representative, compared, settled, measured)
     return DedupResult(
         assignments=pl.DataFrame(rows, schema=DEDUP_SCHEMA, orient="row").sort("doc_id"),
-        pairs=_pairs_frame(pairs, scores, tests, names),
+        pairs=pairs_frame(pairs, scores, tests, names),
         candidate_pairs=len(pairs),
         verified_pairs=sum(test is not None for test in tests),
         split_clusters=len(settled) - component_count,
@@ -231,7 +231,7 @@ class _PerThread:
         return state
 
 
-def _swapped(pair: PairScore) -> PairScore:
+def swapped(pair: PairScore) -> PairScore:
     return replace(pair, left_in_right=pair.right_in_left, right_in_left=pair.left_in_right)
 
 
@@ -263,7 +263,7 @@ def _assignment_rows(doc_ids: Sequence[str], scanned, representative: np.ndarray
     return rows
 
 
-def _pairs_frame(pairs: np.ndarray, scores: list[PairScore], tests: list, names: list[str]) -> pl.DataFrame:
+def pairs_frame(pairs: np.ndarray, scores: list[PairScore], tests: list, names: list[str]) -> pl.DataFrame:
     rows = [(names[left], names[right], round(pair.similarity, 4), round(pair.left_in_right, 4),
              round(pair.right_in_left, 4),
              None if pair.number_difference is None else round(pair.number_difference, 4),

@@ -41,10 +41,10 @@ def candidate_pairs(signatures: np.ndarray, sizes: Sequence[int], signer: Signer
     rows = np.flatnonzero(np.asarray(sizes, dtype=np.int64).reshape(-1) > 0)
     if len(rows) < 2:
         return np.empty((0, 2), dtype=np.int64)
-    stepped = np.array([_size_step(int(sizes[row])) for row in rows], dtype=np.int64)
+    stepped = np.array([size_step(int(sizes[row])) for row in rows], dtype=np.int64)
     matrix = np.ascontiguousarray(signatures[rows])
-    bands, widths, partition = _query_parameters(stepped, threshold, signer.num_perm)
-    found = [_band_pairs(matrix, bands.astype(np.int64), widths.astype(np.int64), partition, int(r))
+    bands, widths, partition = query_parameters(stepped, threshold, signer.num_perm)
+    found = [band_pairs(matrix, bands.astype(np.int64), widths.astype(np.int64), partition, int(r))
              for r in np.unique(widths)]
     pairs = np.concatenate([np.empty((0, 2), dtype=np.int64), *found])
     codes = np.unique(pairs[:, 0] * len(rows) + pairs[:, 1])  # each pair once, as one integer
@@ -53,7 +53,7 @@ def candidate_pairs(signatures: np.ndarray, sizes: Sequence[int], signer: Signer
     return named[np.lexsort((named[:, 1], named[:, 0]))].reshape(-1, 2)
 
 
-def _query_parameters(sizes: np.ndarray, threshold: float, num_perm: int
+def query_parameters(sizes: np.ndarray, threshold: float, num_perm: int
                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For each query row and each partition: the number of bands `b` the query probes in that partition
     and their width `r`, as datasketch's `MinHashLSHEnsemble.query` chooses them; and each row's partition."""
@@ -73,7 +73,7 @@ def _query_parameters(sizes: np.ndarray, threshold: float, num_perm: int
 
 
 @numba.njit(cache=True, nogil=True)
-def _band_pairs(matrix, bands, widths, partition, r):  # pragma: no cover - compiled
+def band_pairs(matrix, bands, widths, partition, r):  # pragma: no cover - compiled
     """Pairs (i, j), i < j, sorted and without repeats, of rows that share one of the first `b` bands of width
     `r`, for the queries that probe the other row's partition with width `r`: per band, rows sorted by a
     hash of the band, every ordered pair within a run of equal hashes checked (a rare false collision is
@@ -139,7 +139,7 @@ def _ensemble_parameters(threshold: float, num_perm: int) -> tuple[np.ndarray, n
     return ensemble.xqs, ensemble.params, len(ensemble.indexes)
 
 
-def _size_step(size: int) -> int:
+def size_step(size: int) -> int:
     """The set size rounded to a 5% geometric step. The ensemble only uses sizes to partition the index
     and pick band parameters, and its partitioning costs the square of the number of distinct sizes
     (17 s for 2,000 documents with exact sizes, well under a second with these steps)."""
