@@ -14,20 +14,22 @@ figures that follow the same words in both documents different beyond `max_numbe
 
 from __future__ import annotations
 
-import threading
-from collections import Counter
-from collections.abc import Sequence
+from collections import Counter, deque
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
 from cachetools import LRUCache
-import numba
 import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import reverse_cuthill_mckee
 
 from fincorpus.config import MAX_TITLE_CHARS, DedupConfig
 from fincorpus.dedup.boilerplate import HashSet
-from fincorpus.dedup.cluster import components
-from fincorpus.dedup.passes import Shingler, ordered_map
+from fincorpus.dedup.codepoints import fold_table
+from fincorpus.dedup.passes import FIGURE_CONTEXT, Shingler
+from fincorpus.dedup import shingled as packed
 from fincorpus.documents import Reason
 
 
@@ -81,54 +83,102 @@ class PairScore:
         return Reason.CONTAINED if self.length_ratio < config.contained_length_ratio else Reason.NEAR_DUPLICATE
 
 
-_ALL, _INFORMATIVE, _BODY = 1, 2, 4  # flags of a shingle in a document's table
+class PairScores(Sequence):
+    """The scores of many pairs as columns (`PairScore`'s fields; NaN and -1 stand for None), read as a
+    sequence of `PairScore`."""
+
+    __slots__ = ("similarity", "left_in_right", "right_in_left", "number_difference", "length_ratio",
+                 "shorter_chars", "longer_chars", "figures_differing", "inner_edits", "ends_replaced")
+
+    def __init__(self, shares: np.ndarray, counts: np.ndarray, aligned: np.ndarray, shingle_size: int,
+                 min_numbers: int) -> None:
+        """From `shingled.measure_pair`'s `shares` and `counts` and the titles' (inner edits, ends
+        replaced), -1 where not aligned."""
+        self.similarity, self.left_in_right, self.right_in_left = shares[:, 0], shares[:, 1], shares[:, 2]
+        shorter, longer = np.minimum(counts[:, 0], counts[:, 1]), np.maximum(counts[:, 0], counts[:, 1])
+        compared, differing = counts[:, 2], counts[:, 3]
+        self.number_difference = np.where(compared >= min_numbers, differing / np.maximum(compared, 1), np.nan)
+        self.length_ratio = shorter / np.maximum(longer, 1)
+        self.shorter_chars, self.longer_chars = shorter + shingle_size - 1, longer + shingle_size - 1
+        self.figures_differing = differing
+        self.inner_edits, self.ends_replaced = aligned[:, 0], aligned[:, 1] == 1
+
+    def __len__(self) -> int:
+        return len(self.similarity)
+
+    def __getitem__(self, index: int) -> PairScore:
+        if not -len(self) <= index < len(self):
+            raise IndexError(index)
+        return self._make(self.similarity[index], *(column[index].item() for column in self._columns()[1:]))
+
+    def __iter__(self) -> Iterator[PairScore]:
+        return map(self._make, iter(self.similarity), *(column.tolist() for column in self._columns()[1:]))
+
+    def _columns(self) -> tuple[np.ndarray, ...]:
+        """The fields' columns; `similarity` is read as numpy floats (so `round` rounds it as numpy does, as
+        it always has), the rest as Python numbers."""
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    @staticmethod
+    def _make(similarity, left_in_right, right_in_left, number_difference, length_ratio, shorter_chars,
+              longer_chars, figures_differing, inner_edits, ends_replaced) -> PairScore:
+        return PairScore(similarity, left_in_right, right_in_left,
+                         None if number_difference != number_difference else number_difference, length_ratio,
+                         shorter_chars, longer_chars, figures_differing, None if inner_edits < 0 else inner_edits,
+                         ends_replaced)
 
 
 @dataclass(frozen=True, slots=True)
 class Shingled:
-    """One document as verification sees it."""
+    """One document as verification sees it (`shingled` module: its windows, their distinct hashes
+    flagged any / informative / body in a table, and its figures not boilerplate)."""
 
-    windows: np.ndarray
-    """Hash of the 5-gram at each position of the fingerprint, in text order."""
-    first: np.ndarray
-    """Which windows hold the first occurrence of their hash."""
-    legal_start: int | None
-    """Window where its legal pages begin (`boilerplate.legal_section_start`)."""
-    boilerplate_windows: np.ndarray | None
-    """Which windows are boilerplate or legal pages (None: none is)."""
-    keys: np.ndarray
-    """Its distinct shingles in an open-addressing table (`flags` 0: free slot) ..."""
-    flags: np.ndarray
-    """... each flagged: 1 any shingle, 2 informative (in a window that is not boilerplate), 4 body (before
-    the legal pages; all of them when it has none)."""
-    all_count: int
-    informative_count: int
-    body_count: int
-    mostly_boilerplate: bool
-    """Fewer than `min_chars` informative shingles: a page that is all boilerplate, such as a news item
-    reposted by many sites. Two such documents are compared on all of their body shingles."""
-    figure_contexts: np.ndarray
-    """Sorted hashes of the words before each of its figures (boilerplate figures left out) ..."""
-    figure_keys: np.ndarray
-    """... and of (words, figure)."""
+    words: np.ndarray
+    marks: np.ndarray
+    table: np.ndarray
+
+    @property
+    def windows(self) -> np.ndarray:
+        """Hash of the 5-gram at each position of the fingerprint, in text order."""
+        return packed.windows_of(self.words)
+
+    @property
+    def figure_contexts(self) -> np.ndarray:
+        """Sorted hashes of the words before each of its figures (boilerplate figures left out)."""
+        return packed.figures_of(self.words)[0]
+
+    @property
+    def figure_keys(self) -> np.ndarray:
+        """Sorted hashes of (words, figure) of the same figures."""
+        return packed.figures_of(self.words)[1]
+
+    @property
+    def mostly_boilerplate(self) -> bool:
+        """Fewer than `min_chars` informative shingles: a page that is all boilerplate, such as a news item
+        reposted by many sites. Two such documents are compared on all of their body shingles."""
+        return packed.mostly_boilerplate(self.words)
 
 
-def shingle_document(text: str, shingler: Shingler, boilerplate: HashSet, boilerplate_figures: HashSet,
-                     config: DedupConfig) -> Shingled:
-    """Measure one document for verification."""
+class Boilerplate:
+    """The boilerplate shingles and figures as membership tables for `shingled.measure_document`."""
+
+    def __init__(self, shingles: np.ndarray, figures: np.ndarray) -> None:
+        """Hashes (`engine.boilerplate_of`)."""
+        self.shingles, self.any_shingle = np.asarray(shingles, dtype=np.uint64), len(shingles) > 0
+        self.shingle_table, self.shingle_zero = packed.key_table(self.shingles)
+        self.figure_table, self.figure_zero = packed.key_table(np.asarray(figures, dtype=np.uint64))
+
+
+def shingle_document(text: str, shingler: Shingler, boilerplate: HashSet | Boilerplate,
+                     boilerplate_figures: HashSet | None, config: DedupConfig) -> Shingled:
+    """Measure one document for verification (boilerplate as a `Boilerplate`, or two `HashSet`s)."""
+    if not isinstance(boilerplate, Boilerplate):
+        boilerplate = Boilerplate(boilerplate.values, boilerplate_figures.values)
     codes, legal = shingler.fingerprint(text)
-    windows = shingler.windows(codes).copy()
-    capacity = 1 << int(np.ceil(np.log2(max(2 * len(windows), 16))))
-    keys = np.zeros(capacity, dtype=np.uint64)
-    flags = np.zeros(capacity, dtype=np.uint8)
-    first = np.empty(len(windows), dtype=np.bool_)
-    masked = np.empty(len(windows), dtype=np.bool_)
-    counts = _shingle(windows, boilerplate.keys, boilerplate.counts, len(boilerplate) > 0,
-                      len(windows) if legal is None else legal, keys, flags, first, masked)
-    contexts, figure_keys = shingler.figures(codes)
-    kept = ~boilerplate_figures.contains(figure_keys)
-    return Shingled(windows, first, legal, masked if counts[3] else None, keys, flags, counts[0], counts[1],
-                    counts[2], counts[1] < config.min_chars, np.sort(contexts[kept]), np.sort(figure_keys[kept]))
+    return Shingled(*packed.measure_document(
+        codes, -1 if legal is None else legal, config.shingle_size, boilerplate.shingle_table,
+        boilerplate.shingle_zero, boilerplate.any_shingle, fold_table().digit, boilerplate.figure_table,
+        boilerplate.figure_zero, FIGURE_CONTEXT, config.min_chars))
 
 
 def score_pair(left: Shingled, right: Shingled, shingle_size: int, min_numbers: int,
@@ -136,27 +186,17 @@ def score_pair(left: Shingled, right: Shingled, shingle_size: int, min_numbers: 
     """Measure a pair on informative shingles, or on body shingles when both sides are mostly boilerplate.
     `inner_edits` (an alignment, the costly measure) only when the longer has under `title_chars`
     characters: the only pairs whose test reads it."""
-    on_all = left.mostly_boilerplate and right.mostly_boilerplate
-    flag = _BODY if on_all else _INFORMATIVE
-    shared, left_in_right = _covered_share(left, right, flag, on_all, shingle_size)
-    _, right_in_left = _covered_share(right, left, flag, on_all, shingle_size)
-    union = left.all_count + right.all_count - shared
-    compared, differing = hashed_figure_counts(left, right)
-    shorter, longer = sorted((len(left.windows), len(right.windows)))
-    aligned = (title_alignment(left.windows, right.windows, shingle_size)
-               if longer + shingle_size - 1 < min(title_chars, MAX_TITLE_CHARS + 1) else None)
-    return PairScore(
-        similarity=shared / union if union else 0.0,
-        left_in_right=left_in_right,
-        right_in_left=right_in_left,
-        number_difference=differing / compared if compared >= min_numbers else None,
-        length_ratio=shorter / max(longer, 1),
-        shorter_chars=shorter + shingle_size - 1,
-        longer_chars=longer + shingle_size - 1,
-        figures_differing=differing,
-        inner_edits=None if aligned is None else aligned[0],
-        ends_replaced=aligned is not None and aligned[1],
-    )
+    shares, counts, aligned = np.empty((1, 3)), np.empty((1, 4), dtype=np.int64), np.full((1, 2), -1)
+    packed.measure_pair(left.words, left.marks, left.table, right.words, right.marks, right.table,
+                        shingle_size, 0, shares, counts)
+    if _aligns(left, right, shingle_size, title_chars):
+        aligned[0] = title_alignment(left.windows, right.windows, shingle_size)
+    return PairScores(shares, counts, aligned, shingle_size, min_numbers)[0]
+
+
+def _aligns(left: Shingled, right: Shingled, shingle_size: int, title_chars: int) -> bool:
+    longer = max(packed.window_count(left.words), packed.window_count(right.words))
+    return longer + shingle_size - 1 < min(title_chars, MAX_TITLE_CHARS + 1)
 
 
 def inner_edits(left: np.ndarray, right: np.ndarray, shingle_size: int) -> int:
@@ -188,8 +228,8 @@ def title_alignment(left: np.ndarray, right: np.ndarray, shingle_size: int) -> t
 
 def hashed_figure_counts(left: Shingled, right: Shingled) -> tuple[int, int]:
     """`figure_counts` on the hashed figures of two measured documents."""
-    compared = _shared_minimum(left.figure_contexts, right.figure_contexts)
-    return compared, compared - _shared_minimum(left.figure_keys, right.figure_keys)
+    compared = packed.shared_minimum(left.figure_contexts, right.figure_contexts)
+    return compared, compared - packed.shared_minimum(left.figure_keys, right.figure_keys)
 
 
 def figure_counts(left: dict[str, Counter[str]], right: dict[str, Counter[str]]) -> tuple[int, int]:
@@ -211,29 +251,15 @@ def figure_counts(left: dict[str, Counter[str]], right: dict[str, Counter[str]])
     return compared, compared - matched
 
 
-def _covered_share(doc: Shingled, other: Shingled, flag: int, on_all: bool, size: int) -> tuple[int, float]:
-    """(How many of `doc`'s shingles `other` holds, share of `doc`'s characters that lie in a window shared
-    with `other`'s `flag` shingles, counting only characters that no boilerplate window covers)."""
-    use_mask = not on_all and doc.boilerplate_windows is not None
-    mask = doc.boilerplate_windows if use_mask else np.zeros(0, dtype=np.bool_)
-    legal = -1 if use_mask or doc.legal_start is None else doc.legal_start
-    shared, covered, counted = _covered(doc.windows, doc.first, mask, legal, min(size, max(len(doc.windows), 1)),
-                                        other.keys, other.flags, flag)
-    other_count = other.body_count if flag == _BODY else other.informative_count
-    if len(doc.windows) == 0 or other_count == 0:
-        return shared, 0.0
-    return shared, covered / counted if counted else 0.0
-
-
 class Verifier:
-    """Shingles documents on demand, keeping the last `cache_size` (pairs come sorted by their first row,
-    so each first document is shingled once)."""
+    """Shingles documents on demand, keeping the last `cache_size` (see `verify_pairs` for the order that
+    shingles each document once)."""
 
     def __init__(self, texts: Sequence[str], boilerplate: np.ndarray, boilerplate_figures: np.ndarray,
                  config: DedupConfig, cache_size: int = 256) -> None:
         """`boilerplate`, `boilerplate_figures`: hashes (`engine.boilerplate_of`)."""
         self.texts, self.config, self.cache_size = texts, config, cache_size
-        self.boilerplate, self.boilerplate_figures = HashSet(boilerplate), HashSet(boilerplate_figures)
+        self.boilerplate = Boilerplate(boilerplate, boilerplate_figures)
         self.shingler = Shingler(config)
         self._cache: LRUCache[int, Shingled] = LRUCache(cache_size)
 
@@ -241,190 +267,130 @@ class Verifier:
         """A verifier with the same boilerplate and an empty cache of its own (for another thread)."""
         other = object.__new__(Verifier)
         other.texts, other.config, other.cache_size = self.texts, self.config, self.cache_size
-        other.boilerplate, other.boilerplate_figures = self.boilerplate, self.boilerplate_figures
-        other.shingler, other._cache = Shingler(self.config), LRUCache(self.cache_size)
+        other.boilerplate, other.shingler, other._cache = self.boilerplate, Shingler(self.config), LRUCache(self.cache_size)
         return other
 
     def shingled(self, row: int) -> Shingled:
         found = self._cache.get(row)
         if found is None:
-            found = self._cache[row] = shingle_document(self.texts[row], self.shingler, self.boilerplate,
-                                                        self.boilerplate_figures, self.config)
+            found = self._cache[row] = shingle_document(self.texts[row], self.shingler, self.boilerplate, None,
+                                                        self.config)
         return found
 
     def score(self, left: int, right: int) -> PairScore:
         return score_pair(self.shingled(left), self.shingled(right), self.config.shingle_size,
                           self.config.min_numbers, self.config.title_chars)
 
+    def score_into(self, pairs: list[list[int]], indexes: list[int], last_use: np.ndarray, shares: np.ndarray,
+                   counts: np.ndarray, aligned: np.ndarray) -> None:
+        """Measure `pairs[index]` for each of `indexes` into row `index` of `measure_pair`'s arrays (and
+        `aligned`), forgetting a document after the pair where `last_use` ((len(indexes), 2) bools) says it
+        is last needed."""
+        size, title_chars, cache = self.config.shingle_size, self.config.title_chars, self._cache
+        for index, (forget_left, forget_right) in zip(indexes, last_use.tolist()):
+            left_row, right_row = pairs[index]
+            left, right = self.shingled(left_row), self.shingled(right_row)
+            packed.measure_pair(left.words, left.marks, left.table, right.words, right.marks, right.table, size,
+                                index, shares, counts)
+            if _aligns(left, right, size, title_chars):
+                aligned[index] = title_alignment(left.windows, right.windows, size)
+            if forget_left:
+                cache.pop(left_row, None)
+            if forget_right:
+                cache.pop(right_row, None)
 
-def verify_pairs(pairs: np.ndarray, verifier: Verifier, threads: int = 1, block_docs: int = 2048
-                 ) -> list[PairScore]:
+
+def verify_pairs(pairs: np.ndarray, verifier: Verifier, threads: int = 1, block_docs: int = 2048) -> PairScores:
     """Scores of every candidate pair ((n, 2) rows into the verifier's texts), in the order given.
 
-    Pairs are measured one component of the candidate graph after another, so that a document is
-    shingled once while its component fits a verifier's cache. They are taken in blocks that hold at most
-    about `block_docs` documents, whose texts are read first (in this thread, in row order, so that a lazy
-    sequence reads each of its pieces once per block), then measured in chunks in `threads` threads, each
-    with its own cache."""
+    Pairs are measured in an order that shingles each document once while the documents that still have
+    pairs to come fit a verifier's cache: the documents are numbered by reverse Cuthill-McKee over the
+    candidate graph (scipy: each component's documents together, neighbours close), the pairs taken by
+    their earlier document, and a document is forgotten after its last pair. That order is cut into
+    `threads` lanes (at a component's end where one is near), each measured by one thread with its own
+    cache, in chunks of pairs holding at most `block_docs` documents over all lanes, whose texts are read
+    first (in this thread, in row order, so that a lazy sequence reads each of its pieces once per chunk)."""
+    shares, counts = np.zeros((len(pairs), 3)), np.zeros((len(pairs), 4), dtype=np.int64)
+    aligned = np.full((len(pairs), 2), -1, dtype=np.int64)
+    size, min_numbers = verifier.config.shingle_size, verifier.config.min_numbers
     if len(pairs) == 0:
-        return []
+        return PairScores(shares, counts, aligned, size, min_numbers)
+    threads = max(1, threads)
+    order, component = _schedule(pairs)
+    listed = pairs.tolist()
+    workers = [verifier.sibling() for _ in range(threads)]
+    chunk_pairs = max(1, block_docs // (2 * threads))  # a pair brings two documents at most
+    lanes = []
+    for lane in _lanes(order, component, threads):
+        cuts = range(chunk_pairs, len(lane), chunk_pairs)
+        lanes.append(list(zip(np.split(lane, cuts), np.split(_last_use(pairs[lane]), cuts))))
+
+    def measure(worker: Verifier, indexes: np.ndarray, last_use: np.ndarray, texts: dict[int, str]) -> None:
+        worker.texts = texts
+        worker.score_into(listed, indexes.tolist(), last_use, shares, counts, aligned)
+
+    def texts_of(indexes: np.ndarray) -> dict[int, str]:
+        return {row: verifier.texts[row] for row in np.unique(pairs[indexes]).tolist()}
+
+    if threads == 1:
+        for indexes, last_use in lanes[0]:
+            measure(workers[0], indexes, last_use, texts_of(indexes))
+    else:
+        pools = [ThreadPoolExecutor(1) for _ in lanes]
+        pending: list[deque] = [deque() for _ in lanes]
+        try:
+            for step in range(max(len(lane) for lane in lanes)):
+                for number, lane in enumerate(lanes):
+                    if step < len(lane):
+                        if len(pending[number]) >= 2:
+                            pending[number].popleft().result()
+                        indexes, last_use = lane[step]
+                        pending[number].append(pools[number].submit(measure, workers[number], indexes, last_use,
+                                                                    texts_of(indexes)))
+            for waiting in pending:
+                while waiting:
+                    waiting.popleft().result()
+        finally:
+            for pool in pools:
+                pool.shutdown(cancel_futures=True)
+    return PairScores(shares, counts, aligned, size, min_numbers)
+
+
+def _schedule(pairs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pair indexes in measuring order, and the component number of each (non-decreasing)."""
     rows, local = np.unique(pairs, return_inverse=True)
-    groups = components(len(rows), local.reshape(-1, 2))
-    component_of = np.empty(len(rows), dtype=np.int64)
-    for number, group in enumerate(groups):
-        component_of[group] = number
-    pair_component = component_of[local.reshape(-1, 2)[:, 0]]
-    order = np.argsort(pair_component, kind="stable")
-    workers = _PerThreadVerifier(verifier)
-
-    def score_chunk(chunk: tuple[list[int], dict[int, str]]) -> tuple[list[int], list[PairScore]]:
-        indexes, texts = chunk
-        own = workers.get()
-        own.texts = texts
-        return indexes, [own.score(int(pairs[index, 0]), int(pairs[index, 1])) for index in indexes]
-
-    def fetched_chunks():
-        for block in _blocks(order, pairs, block_docs):
-            texts = {int(row): verifier.texts[int(row)] for row in np.unique(pairs[np.concatenate(block)])}
-            for indexes in block:
-                yield indexes, texts
-
-    scores: list[PairScore | None] = [None] * len(pairs)
-    for indexes, chunk_scores in ordered_map(score_chunk, fetched_chunks(), threads):
-        for index, score in zip(indexes, chunk_scores):
-            scores[index] = score
-    return scores
+    local = local.reshape(-1, 2)
+    graph = coo_matrix((np.ones(len(local), dtype=np.int8), (local[:, 0], local[:, 1])),
+                       shape=(len(rows), len(rows))).tocsr()
+    position = np.empty(len(rows), dtype=np.int64)
+    position[reverse_cuthill_mckee(graph + graph.T, symmetric_mode=True)] = np.arange(len(rows))
+    placed = position[local]
+    earlier, later = placed.min(axis=1), placed.max(axis=1)
+    order = np.lexsort((later, earlier))
+    # each component's documents are numbered together: a new component starts where no earlier pair reaches
+    reach = np.maximum.accumulate(later[order])
+    starts = np.concatenate([[True], earlier[order][1:] > reach[:-1]])
+    return order, np.cumsum(starts) - 1
 
 
-def _blocks(order: np.ndarray, pairs: np.ndarray, block_docs: int, chunk_pairs: int = 256):
-    """`order` cut into chunks of `chunk_pairs` pairs, grouped in blocks of consecutive chunks whose pairs
-    hold at most about `block_docs` documents (a chunk more than that makes a block of its own)."""
-    block: list[list[int]] = []
-    rows: set[int] = set()
-    for start in range(0, len(order), chunk_pairs):
-        chunk = order[start:start + chunk_pairs].tolist()
-        chunk_rows = set(pairs[chunk].reshape(-1).tolist())
-        if block and len(rows | chunk_rows) > block_docs:
-            yield block
-            block, rows = [], set()
-        block.append(chunk)
-        rows |= chunk_rows
-    if block:
-        yield block
+def _lanes(order: np.ndarray, component: np.ndarray, lanes: int) -> list[np.ndarray]:
+    """`order` cut into `lanes` runs of about as many pairs, each cut moved to the nearest end of a component
+    when one is within a quarter of a run (a component cut in two shingles its documents in both lanes)."""
+    if lanes == 1:
+        return [order]
+    boundaries = np.flatnonzero(np.diff(component)) + 1
+    cuts = []
+    for number in range(1, lanes):
+        target = len(order) * number // lanes
+        nearest = boundaries[np.argmin(np.abs(boundaries - target))] if len(boundaries) else target
+        cuts.append(int(nearest) if abs(int(nearest) - target) <= len(order) // (4 * lanes) else target)
+    return [lane for lane in np.split(order, sorted(set(cuts))) if len(lane)]
 
 
-class _PerThreadVerifier:
-    def __init__(self, verifier: Verifier) -> None:
-        self.verifier, self._local = verifier, threading.local()
-
-    def get(self) -> Verifier:
-        own = getattr(self._local, "verifier", None)
-        if own is None:
-            own = self._local.verifier = self.verifier.sibling()
-        return own
-
-
-@numba.njit(cache=True, nogil=True)
-def _find(keys, flags, value):  # pragma: no cover - compiled
-    mask = len(keys) - 1
-    slot = np.int64((value * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(40)) & mask
-    while flags[slot] != 0:
-        if keys[slot] == value:
-            return flags[slot]
-        slot = (slot + 1) & mask
-    return 0
-
-
-@numba.njit(cache=True, nogil=True)
-def _shingle(windows, boilerplate_keys, boilerplate_counts, any_boilerplate, body_end, keys, flags, first, masked
-             ):  # pragma: no cover - compiled
-    """Fill `keys`/`flags` with the distinct windows, `first` and `masked` (boilerplate or legal pages) per
-    window; returns (all, informative, body, masked) counts."""
-    mask = len(keys) - 1
-    bp_mask = len(boilerplate_keys) - 1
-    counts = np.zeros(4, dtype=np.int64)
-    for position in range(len(windows)):
-        value = windows[position]
-        is_masked = position >= body_end
-        if not is_masked and any_boilerplate:
-            slot = np.int64((value * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(32)) & bp_mask
-            while boilerplate_counts[slot] != 0:
-                if boilerplate_keys[slot] == value:
-                    is_masked = True
-                    break
-                slot = (slot + 1) & bp_mask
-        masked[position] = is_masked
-        counts[3] += is_masked
-        slot = np.int64((value * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(40)) & mask
-        while flags[slot] != 0 and keys[slot] != value:
-            slot = (slot + 1) & mask
-        old = flags[slot]
-        first[position] = old == 0
-        new = old | 1
-        if not is_masked:
-            new |= 2
-        if position < body_end:
-            new |= 4
-        keys[slot] = value
-        flags[slot] = new
-        for bit in range(3):
-            if (new >> bit) & 1 and not (old >> bit) & 1:
-                counts[bit] += 1
-    return counts
-
-
-@numba.njit(cache=True, nogil=True)
-def _shared_minimum(left, right):  # pragma: no cover - compiled
-    """Sum over the values in both sorted arrays of the smaller number of repeats."""
-    total = 0
-    i = 0
-    j = 0
-    while i < len(left) and j < len(right):
-        if left[i] < right[j]:
-            i += 1
-        elif right[j] < left[i]:
-            j += 1
-        else:
-            value = left[i]
-            mine = 0
-            while i < len(left) and left[i] == value:
-                mine += 1
-                i += 1
-            theirs = 0
-            while j < len(right) and right[j] == value:
-                theirs += 1
-                j += 1
-            total += min(mine, theirs)
-    return total
-
-
-@numba.njit(cache=True, nogil=True)
-def _covered(windows, first, mask, legal, width, other_keys, other_flags, flag):  # pragma: no cover - compiled
-    """(distinct hashes of `windows` that `other` holds at all, characters inside a window whose hash
-    `other` holds with `flag` and counted, characters counted). Window i covers characters i .. i+width-1.
-    Counted: with a `mask`, characters no masked window covers; else characters before `legal` (all with
-    legal < 0)."""
-    chars = len(windows) + width - 1
-    shared_until = 0
-    masked_until = 0
-    shared_distinct = 0
-    shared_counted = 0
-    counted = 0
-    for char in range(chars):
-        if char < len(windows):
-            found = _find(other_keys, other_flags, windows[char])
-            if found and first[char]:
-                shared_distinct += 1
-            if found & flag:
-                shared_until = char + width
-            if len(mask) and mask[char]:
-                masked_until = char + width
-        if len(mask):
-            is_counted = char >= masked_until
-        else:
-            is_counted = legal < 0 or char < legal
-        if is_counted:
-            counted += 1
-            if char < shared_until:
-                shared_counted += 1
-    return shared_distinct, shared_counted, counted
+def _last_use(chunk: np.ndarray) -> np.ndarray:
+    """For each pair of a lane and each side: whether its document has no later pair in the lane."""
+    flat = chunk.reshape(-1)
+    last = np.zeros(len(flat), dtype=bool)
+    _, first_from_end = np.unique(flat[::-1], return_index=True)
+    last[len(flat) - 1 - first_from_end] = True
+    return last.reshape(-1, 2)

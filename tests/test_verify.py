@@ -1,0 +1,85 @@
+"""Verification's compiled measures give what their plain definitions give, in any measuring order."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fincorpus.config import DedupConfig
+from fincorpus.dedup.passes import Shingler
+from fincorpus.dedup.shingles import window_hashes
+from fincorpus.dedup.verify import PairScores, Verifier, verify_pairs
+
+PHRASES = ["沪指收于3021点", "成交额8000亿元", "华泰证券研究所", "本报告仅供参考", "同比增长12%", "ＡＩ＋传媒",
+           "燃气行业跟踪周报", "欧洲亚洲气价下跌", "\n免责声明\n", "。", "ab", "维持增持评级"]
+TEXT = st.lists(st.sampled_from(PHRASES), max_size=14).map("".join)
+
+
+def _plain(text: str, boilerplate: set[int], config: DedupConfig) -> dict:
+    """One document as the definitions read it: windows, which are masked, its shingle sets."""
+    codes, legal = Shingler(config).fingerprint(text)
+    windows = window_hashes("".join(map(chr, codes.tolist())), config.shingle_size).tolist()
+    body_end = len(windows) if legal is None else legal
+    masked = [position >= body_end or value in boilerplate for position, value in enumerate(windows)]
+    informative = {value for value, is_masked in zip(windows, masked) if not is_masked}
+    return {"windows": windows, "masked": masked, "legal": legal, "all": set(windows), "informative": informative,
+            "body": set(windows[:body_end]), "mostly": len(informative) < config.min_chars}
+
+
+def _plain_share(doc: dict, other: dict, on_all: bool, size: int) -> float:
+    """Share of `doc`'s characters inside a window whose 5-gram `other` has (informative ones; body ones when
+    both are mostly boilerplate), among the characters no masked window covers (or before the legal pages)."""
+    windows = doc["windows"]
+    width = min(size, max(len(windows), 1))
+    chars = range(len(windows) + width - 1)
+    wanted = other["body"] if on_all else other["informative"]
+    covered = {char for position, value in enumerate(windows) if value in wanted
+               for char in range(position, position + width)}
+    if not on_all and any(doc["masked"]):
+        hidden = {char for position, is_masked in enumerate(doc["masked"]) if is_masked
+                  for char in range(position, position + width)}
+        counted = [char for char in chars if char not in hidden]
+    else:
+        counted = [char for char in chars if doc["legal"] is None or char < doc["legal"]]
+    if not windows or not wanted or not counted:
+        return 0.0
+    return sum(char in covered for char in counted) / len(counted)
+
+
+@settings(max_examples=150, deadline=None)
+@given(TEXT, TEXT, st.sets(st.sampled_from(PHRASES[:8]), max_size=3), st.sampled_from([0, 20]))
+def test_pair_scores_equal_jaccard_and_character_containment_spelled_out(left, right, common, min_chars):
+    config = DedupConfig(min_chars=min_chars)
+    boilerplate = {value for phrase in common for value in window_hashes(phrase, config.shingle_size).tolist()}
+    verifier = Verifier([left, right], np.array(sorted(boilerplate), dtype=np.uint64), np.empty(0, np.uint64),
+                        config)
+    score = verifier.score(0, 1)
+    one, two = _plain(left, boilerplate, config), _plain(right, boilerplate, config)
+    union = one["all"] | two["all"]
+    assert score.similarity == (len(one["all"] & two["all"]) / len(union) if union else 0.0)
+    on_all = one["mostly"] and two["mostly"]
+    assert score.left_in_right == _plain_share(one, two, on_all, config.shingle_size)
+    assert score.right_in_left == _plain_share(two, one, on_all, config.shingle_size)
+    shorter, longer = sorted((len(one["windows"]), len(two["windows"])))
+    assert (score.shorter_chars, score.longer_chars) == (shorter + 4, longer + 4)
+
+
+@pytest.fixture(scope="module")
+def some_texts():
+    from bench.synth import generate
+
+    return generate(60, 5)["text"].to_list()
+
+
+@pytest.mark.parametrize("threads, cache_size, block_docs", [(1, 256, 2048), (1, 1, 4), (2, 3, 16), (3, 256, 2048)])
+def test_every_pair_gets_the_score_it_gets_alone_whatever_the_order_threads_and_cache(some_texts, threads,
+                                                                                     cache_size, block_docs):
+    config = DedupConfig()
+    rng = np.random.default_rng(7)
+    pairs = np.unique(np.sort(rng.integers(0, len(some_texts), size=(300, 2)), axis=1), axis=0)
+    pairs = pairs[pairs[:, 0] != pairs[:, 1]]
+    nothing = np.empty(0, dtype=np.uint64)
+    alone = [Verifier(some_texts, nothing, nothing, config).score(int(a), int(b)) for a, b in pairs]
+    scores = verify_pairs(pairs, Verifier(some_texts, nothing, nothing, config, cache_size), threads, block_docs)
+    assert isinstance(scores, PairScores) and list(scores) == alone
+    assert [scores[index] for index in range(len(pairs))] == alone
