@@ -37,7 +37,7 @@ from fincorpus.dedup import DedupResult
 from fincorpus.documents import RawDocument, Status
 from fincorpus.errors import OutputError
 from fincorpus.io.readers import discover, read_all
-from fincorpus.io.runs import RUN_ROW_GROUP_ROWS, RunTexts, merge_runs, write_run
+from fincorpus.io.runs import RunTexts, merge_runs, write_run, write_texts
 from fincorpus.io.writers import (describe_os_error, parquet_rows_atomic, staged_directory, write_manifest,
                                   write_parquet_atomic)
 from fincorpus.lineage import CORPUS_SCHEMA, DOCUMENTS_SCHEMA, REMOVED_SPANS_SCHEMA, verify_written
@@ -49,6 +49,7 @@ from fincorpus.report.files import load_tables, write_reports
 _SPILL = "first-pass-{:06d}.pickle"
 _DOCUMENT_RUN = "documents-{:06d}.parquet"
 _SPAN_RUN = "spans-{:06d}.parquet"
+_TEXT_RUN = "texts-{:06d}.utf8"
 _COMPACT_EVERY = 8
 """Per-batch line counts are merged into one table every this many batches (memory: distinct short lines)."""
 
@@ -71,6 +72,9 @@ class CleanedRuns:
 
     def document_runs(self) -> list[Path]:
         return [self.work / _DOCUMENT_RUN.format(run) for run in range(self._runs())]
+
+    def text_runs(self) -> list[Path]:
+        return [self.work / _TEXT_RUN.format(run) for run in range(self._runs())]
 
     def span_runs(self) -> list[Path]:
         return [self.work / _SPAN_RUN.format(run) for run in range(self._runs())]
@@ -173,6 +177,7 @@ def _write_runs(work: Path, number: int, batch: list[RawDocument], readable: lis
              .sort("doc_id").with_row_index("row")
              .with_columns(pl.lit(number, pl.Int32).alias("run"), pl.col("row").cast(pl.Int32)))
     write_run(frame.select("doc_id", "text_as_read", "text"), work / _DOCUMENT_RUN.format(number))
+    write_texts(frame["text"].to_arrow(), work / _TEXT_RUN.format(number))
     write_run(spans, work / _SPAN_RUN.format(number))
     return frame.sort("read_order").drop("read_order", "text", "text_as_read")
 
@@ -181,9 +186,7 @@ def dedup_cleaned(cleaned: CleanedRuns, config: Config, progress: Progress | Non
     """Deduplicate the documents that still hold letters or digits, in reading order, their cleaned texts
     read from the runs as the engine asks for them."""
     content = cleaned.index.filter(pl.col("has_content"))
-    # The cache holds one batch's row groups: within a batch, reading order is not the run's doc_id order.
-    texts = RunTexts(cleaned.document_runs(), content["run"].to_numpy(), content["row"].to_numpy(), "text",
-                     cache_groups=cleaned.batch_docs // RUN_ROW_GROUP_ROWS + 2)
+    texts = RunTexts(cleaned.text_runs(), content["run"].to_numpy(), content["row"].to_numpy())
     return dedup_texts(content["doc_id"].to_list(), texts, config, progress)
 
 

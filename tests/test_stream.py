@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -14,7 +15,7 @@ from hypothesis import strategies as st
 from bench.synth import generate
 from fincorpus import pipeline
 from fincorpus.config import CleaningConfig, Config, EngineConfig
-from fincorpus.io.runs import RUN_ROW_GROUP_ROWS, RunTexts, merge_runs, write_run
+from fincorpus.io.runs import RUN_ROW_GROUP_ROWS, RunTexts, merge_runs, write_run, write_texts
 from fincorpus.io.writers import PARQUET_ROW_GROUP_ROWS, parquet_rows_atomic, write_parquet_atomic
 from fincorpus.pipeline import OUTPUT_FILES, build
 
@@ -119,12 +120,16 @@ def test_runs_merge_into_global_order_in_chunks_of_any_size(tmp_path_factory, ro
     assert merged.equals(pl.concat(frames.values()).sort("doc_id", "start"))
 
 
-def test_run_texts_read_any_position_like_a_list_and_pickle_without_their_cache(tmp_path):
-    texts = [f"正文{index}" * (index % 5) for index in range(3 * RUN_ROW_GROUP_ROWS + 7)]
-    write_run(pl.DataFrame({"doc_id": [f"{index:05d}" for index in range(len(texts))], "text": texts}),
-              tmp_path / "run.parquet")
+def test_run_texts_read_any_position_like_a_list_and_pickle_without_their_offsets(tmp_path):
+    """Texts of two files (empty strings, nulls and non-BMP characters among them) in a random order."""
+    texts = [f"正文{index}𠀋" * (index % 5) if index % 7 else None for index in range(3 * RUN_ROW_GROUP_ROWS + 7)]
+    halves = (texts[:100], texts[100:])
+    for number, half in enumerate(halves):
+        write_texts(pa.chunked_array([pa.array(half[:40], pa.string()), pa.array(half[40:], pa.string())]),
+                    tmp_path / f"texts-{number}.utf8")
     positions = np.random.default_rng(0).permutation(len(texts))
-    lazy = RunTexts([tmp_path / "run.parquet"], np.zeros(len(texts)), positions, "text", cache_groups=1)
+    lazy = RunTexts([tmp_path / "texts-0.utf8", tmp_path / "texts-1.utf8"], (positions >= 100).astype(int),
+                    np.where(positions >= 100, positions - 100, positions))
     expected = [texts[position] for position in positions]
     assert len(lazy) == len(expected) and list(lazy) == expected
     assert lazy[-1] == expected[-1] and lazy[5:9] == expected[5:9]
