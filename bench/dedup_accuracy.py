@@ -105,7 +105,9 @@ def score(labels: np.ndarray, kept: np.ndarray, families: np.ndarray) -> dict[st
     recall = correct / truth if truth else 1.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     keeper_family = {label: family for label, family, keep in zip(labels, families, kept) if keep}
-    removed = [family == keeper_family[label] for label, family, keep in zip(labels, families, kept) if not keep]
+    # a document without a kept one in its group was not removed as a duplicate (cleaning dropped it)
+    removed = [family == keeper_family[label] for label, family, keep in zip(labels, families, kept)
+               if not keep and label in keeper_family]
     return {"pair_precision": precision, "pair_recall": recall, "pair_f1": f1,
             "removal_precision": sum(removed) / len(removed) if removed else 1.0, "removed": len(removed),
             "truly_redundant": len(families) - len(set(families.tolist()))}
