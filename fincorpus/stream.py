@@ -16,6 +16,8 @@
    chunk, in a staging directory switched in whole (as `pipeline.write_outputs`).
 
 The outputs are byte-identical to the in-memory stages of `fincorpus.pipeline` for any batch size.
+A partitioned build (`engine.kind: dask`) makes each partition's runs where it was cleaned (`run_tables`)
+and stores them in its work directory one partition at a time (`gather_runs`); steps 4 and 5 are the same.
 """
 
 from __future__ import annotations
@@ -42,8 +44,8 @@ from fincorpus.io.writers import (describe_os_error, parquet_rows_atomic, staged
                                   write_parquet_atomic)
 from fincorpus.lineage import CORPUS_SCHEMA, DOCUMENTS_SCHEMA, REMOVED_SPANS_SCHEMA, verify_written
 from fincorpus.parallel import Workers, clean_each
-from fincorpus.pipeline import (_HAS_CONTENT, Progress, cleaned_batch, corpus_of, dedup_texts, lineage_join,
-                                lineage_of, raw_frame, site_of)
+from fincorpus.pipeline import (_HAS_CONTENT, CleanedBatch, Progress, cleaned_batch, corpus_of, dedup_texts,
+                                lineage_join, lineage_of, raw_frame, site_of)
 from fincorpus.report.files import load_tables, write_reports
 
 _SPILL = "first-pass-{:06d}.pickle"
@@ -162,8 +164,27 @@ def finish_cleaning(first: FirstPass, config: Config) -> CleanedRuns:
 
 def _write_runs(work: Path, number: int, batch: list[RawDocument], readable: list[RawDocument],
                 results: list[ChainResult]) -> pl.DataFrame:
-    """Write the batch's document and span runs; return its index rows (in reading order)."""
-    cleaned = cleaned_batch(zip(readable, results))
+    """Write the batch's document, text and span runs; return its index rows (in reading order)."""
+    tables = run_tables(batch, cleaned_batch(zip(readable, results)))
+    write_texts(tables.documents["text"].to_arrow(), work / _TEXT_RUN.format(number))  # what dedup_cleaned reads
+    return write_runs(work, number, tables)
+
+
+@dataclass(frozen=True, slots=True)
+class RunTables:
+    """One batch (or partition) as a streamed build keeps it until it is written: `run_tables` makes it
+    where the batch was cleaned, `write_runs` stores it in the work directory."""
+
+    index: pl.DataFrame
+    """Its index rows in reading order (`CleanedRuns.index` less `run`)."""
+    documents: pl.DataFrame
+    """doc_id, text_as_read, text (cleaned), sorted by doc_id: its document run."""
+    spans: pl.DataFrame
+    """Its removed spans sorted by doc_id, start, end, rule: its span run."""
+
+
+def run_tables(batch: list[RawDocument], cleaned: CleanedBatch) -> RunTables:
+    """The runs and index rows of `batch` (every document read, in reading order) and its cleaning."""
     spans = cleaned.removed_spans.sort("doc_id", "start", "end", "rule")
     span_counts = spans.group_by("doc_id").agg(pl.len().cast(pl.Int64).alias("spans"))
     as_read = pl.DataFrame({"doc_id": [doc.doc_id for doc in batch], "text_as_read": [doc.text for doc in batch]},
@@ -175,11 +196,24 @@ def _write_runs(work: Path, number: int, batch: list[RawDocument], readable: lis
              .with_columns(pl.col("spans").fill_null(0),
                            pl.col("text").str.contains(_HAS_CONTENT.pattern).fill_null(False).alias("has_content"))
              .sort("doc_id").with_row_index("row")
-             .with_columns(pl.lit(number, pl.Int32).alias("run"), pl.col("row").cast(pl.Int32)))
-    write_run(frame.select("doc_id", "text_as_read", "text"), work / _DOCUMENT_RUN.format(number))
-    write_texts(frame["text"].to_arrow(), work / _TEXT_RUN.format(number))
-    write_run(spans, work / _SPAN_RUN.format(number))
-    return frame.sort("read_order").drop("read_order", "text", "text_as_read")
+             .with_columns(pl.col("row").cast(pl.Int32)))
+    return RunTables(frame.sort("read_order").drop("read_order", "text", "text_as_read"),
+                     frame.select("doc_id", "text_as_read", "text"), spans)
+
+
+def write_runs(work: Path, number: int, tables: RunTables) -> pl.DataFrame:
+    """Store `tables` as run `number` in `work`; return its index rows."""
+    write_run(tables.documents, work / _DOCUMENT_RUN.format(number))
+    write_run(tables.spans, work / _SPAN_RUN.format(number))
+    return tables.index.with_columns(pl.lit(number, pl.Int32).alias("run"))
+
+
+def gather_runs(work: Path, parts: Iterable[RunTables], batch_docs: int) -> CleanedRuns:
+    """The cleaned batch of a partitioned build, its partitions' tables stored in `work` as they come (one
+    partition in memory at a time), in partition (reading) order: what `finish_cleaning` gives on the whole
+    batch."""
+    index = [write_runs(work, number, tables) for number, tables in enumerate(parts)]
+    return CleanedRuns(work, pl.concat(index) if index else _write_runs(work, 0, [], [], []).clear(), batch_docs)
 
 
 def dedup_cleaned(cleaned: CleanedRuns, config: Config, progress: Progress | None = None) -> DedupResult:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
+from prefect.futures import PrefectFuture
 
 from fincorpus import partitions, pipeline, stream
 from fincorpus.config import Config
+from fincorpus.dedup import DedupResult
 from fincorpus.errors import OutputError
 from fincorpus.lineage import check_accounting
 from fincorpus.report import summarize
@@ -31,10 +34,6 @@ def stage(function, name: str, retry_delay_seconds: float | None = None):
                 retry_condition_fn=io_may_clear)
 
 
-# The in-memory stages, for `engine.kind: dask`:
-assemble = stage(pipeline.assemble, "assemble")
-write_outputs = stage(pipeline.write_outputs, "write", retry_delay_seconds=1)
-
 # The local engine's stages, streamed in batches through a work directory (see `fincorpus.stream`).
 read_and_clean = stage(stream.read_and_clean, "read+clean", retry_delay_seconds=1)
 finish_cleaning = stage(stream.finish_cleaning, "finish-cleaning")
@@ -50,9 +49,8 @@ first_clean = stage(partitions.first_clean, "clean-partition")
 line_counts = stage(partitions.line_counts, "count-lines")
 templates_of = stage(partitions.templates_of, "template-lines")
 finish_clean = stage(partitions.finish_clean, "finish-partition")
-concat_cleaned = stage(partitions.concat_cleaned, "gather-cleaned")
-concat_documents = stage(partitions.concat_documents, "gather-documents")
 with_content = stage(pipeline.with_content, "with-content")
+run_tables = stage(stream.run_tables, "run-tables")
 
 
 def run_build(inputs: list[str], out: str, config: Config) -> dict:
@@ -67,38 +65,47 @@ def build_corpus(inputs: list[str], out: str, config: Config) -> dict:
     `engine.kind: dask`, reading, cleaning and dedup run per partition on the task runner's workers
     (`fincorpus.partitions`, `fincorpus.partitioned_dedup`); settling clusters, checking and writing stay
     here, beside `out`."""
-    if config.engine.kind == "dask":
-        documents, cleaned_parts, doc_ids = _read_and_clean_partitions(inputs, config)
-        dedup = partitions.dedup_partitions([with_content.submit(part) for part in cleaned_parts], config,
-                                            PrefectExecutor())
-        tables = assemble.submit(documents, concat_cleaned.submit(cleaned_parts), dedup).result()
-        check_accounting(doc_ids, tables.lineage, tables.corpus)
-        write_outputs(tables, Path(out))
-        return summarize(tables.lineage)
     with pipeline.work_for(Path(out)) as work:
-        first = read_and_clean(inputs, config, work)
-        cleaned = finish_cleaning(first, config)
-        dedup = dedup_cleaned(cleaned, config)
+        if config.engine.kind == "dask":
+            cleaned, dedup = _partitioned(inputs, config, work)
+        else:
+            first = read_and_clean(inputs, config, work)
+            cleaned = finish_cleaning(first, config)
+            dedup = dedup_cleaned(cleaned, config)
         index = assemble_index(cleaned, dedup)
         check_accounting(cleaned.index["doc_id"].to_list(), index.lineage, index.corpus)
         write_streamed(cleaned, index, Path(out))
     return summarize(index.lineage)
 
 
-def read_partitions(inputs: list[str], config: Config):
-    """Futures of each partition's documents (repeated ids resolved across partitions), and every doc_id."""
+def _partitioned(inputs: list[str], config: Config, work: Path) -> tuple[stream.CleanedRuns, DedupResult]:
+    """Read, clean and deduplicate per partition on the task runner; each partition's runs come to `work`
+    one at a time (`stream.gather_runs`), so the write that follows streams as the local engine's does."""
+    documents, cleaned_parts = _read_and_clean_partitions(inputs, config)
+    tables = [run_tables.submit(part, cleaned) for part, cleaned in zip(documents, cleaned_parts)]
+    dedup = partitions.dedup_partitions([with_content.submit(part) for part in cleaned_parts], config,
+                                        PrefectExecutor())
+    return stream.gather_runs(work, _one_at_a_time(tables), config.engine.stream_docs), dedup
+
+
+def _one_at_a_time(futures: list[PrefectFuture]) -> Iterator:
+    """Each future's result in turn, let go of before the next is fetched (the list empties as it goes)."""
+    futures.reverse()
+    while futures:
+        yield futures.pop().result()
+
+
+def read_partitions(inputs: list[str], config: Config) -> list[PrefectFuture]:
+    """Futures of each partition's documents, repeated ids resolved across partitions."""
     parts = partitions.partition_files(inputs, config)
     raw = [read_partition.submit(files, config) for files in parts]
     repeated = partitions.repeated_by_partition([document_keys.submit(part).result() for part in raw])
-    documents = [mark_repeated.submit(part, rows) for part, rows in zip(raw, repeated)]
-    doc_ids = [doc_id for part in documents for doc_id, _ in document_keys.submit(part).result()]
-    return documents, doc_ids
+    return [mark_repeated.submit(part, rows) for part, rows in zip(raw, repeated)]
 
 
 def _read_and_clean_partitions(inputs: list[str], config: Config):
-    """Futures of all documents and of each partition's cleaned documents, and the doc_ids."""
-    documents, doc_ids = read_partitions(inputs, config)
+    """Futures of each partition's documents and of its cleaned documents."""
+    documents = read_partitions(inputs, config)
     first = [first_clean.submit(part, config) for part in documents]
     templates = templates_of.submit([line_counts.submit(part, config) for part in first], config)
-    cleaned = [finish_clean.submit(part, templates, config) for part in first]
-    return concat_documents.submit(documents), cleaned, doc_ids
+    return documents, [finish_clean.submit(part, templates, config) for part in first]

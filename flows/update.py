@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from prefect import flow
 
-from fincorpus import pipeline, store
+from fincorpus import partitions, pipeline, store
 from fincorpus.config import Config
 from fincorpus.documents import RawDocument
 from fincorpus.io.readers import check_output_outside
-from flows.build import concat_documents, read_partitions, stage
+from flows.build import read_partitions, stage
 from flows.engine import api_for_workers, task_runner_for
 
 
 # Retried on I/O failures only (`io_may_clear`): a user error (a busy or foreign store) fails the same way again.
 read_documents = stage(pipeline.read_documents, "read", retry_delay_seconds=1)
+concat_documents = stage(partitions.concat_documents, "gather-documents")
 # An attempt that fails leaves the store at its previous generation, so the whole update is safe to retry.
 apply_batch = stage(store.apply_batch, "update-store", retry_delay_seconds=2)
 
@@ -21,7 +22,7 @@ apply_batch = stage(store.apply_batch, "update-store", retry_delay_seconds=2)
 @flow(name="read-partitions", log_prints=False, validate_parameters=False)
 def read_partitioned(inputs: list[str], config: Config) -> list[RawDocument]:
     """Reading and decoding per partition of the input files, on the task runner it is given."""
-    parts, _ = read_partitions(inputs, config)
+    parts = read_partitions(inputs, config)
     return concat_documents.submit(parts).result()
 
 

@@ -20,7 +20,7 @@ import pytest
 from bench.synth import generate
 from cleaners.registry import batch_templates
 from cleaners.templates import count_lines, merge_line_counts, template_lines
-from fincorpus import partitions, pipeline
+from fincorpus import partitions, pipeline, stream
 from fincorpus.config import CleaningConfig, Config, EngineConfig
 from fincorpus.pipeline import OUTPUT_FILES
 
@@ -119,6 +119,47 @@ def test_partitions_survive_pickling(seeds_dir):
     assert copied[0] == raw and copied[2].lines.equals(counts.lines)
     again = partitions.finish_clean(copied[1], {}, config)
     assert again.documents.equals(partitions.finish_clean(first, {}, config).documents)
+
+
+def test_partitions_come_to_the_writer_one_at_a_time_and_write_the_local_engines_bytes(seeds_dir, tmp_path):
+    """What the flow does after the partitioned stages, as plain loops: each partition's runs are stored
+    before the next partition's tables are fetched, and the streamed write gives `pipeline.build`'s bytes,
+    also where a partition holds no readable document (an empty file alone in it)."""
+    from fincorpus.lineage import check_accounting
+    from fincorpus.partitioned_dedup import LocalExecutor
+
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    for seed in sorted(seeds_dir.iterdir()):
+        (inputs / seed.name).write_bytes(seed.read_bytes())
+    (inputs / "002_empty.txt").write_bytes(b"")
+    config = _dask(Config(), partition_files=1)
+    expected = pipeline.build([inputs], tmp_path / "local", config)
+    raw = [partitions.read_partition(files, config) for files in partitions.partition_files([inputs], config)]
+    repeated = partitions.repeated_by_partition([partitions.document_keys(part) for part in raw])
+    documents = [partitions.mark_repeated(part, rows) for part, rows in zip(raw, repeated)]
+    first = [partitions.first_clean(part, config) for part in documents]
+    templates = partitions.templates_of([partitions.line_counts(part, config) for part in first], config)
+    cleaned = [partitions.finish_clean(part, templates, config) for part in first]
+    dedup = partitions.dedup_partitions([pipeline.with_content(part) for part in cleaned], config, LocalExecutor())
+    work = tmp_path / "work"
+    work.mkdir()
+    stored = []
+
+    def fetched():
+        for part, part_cleaned in zip(documents, cleaned):
+            stored.append(sorted(path.name for path in work.iterdir()))
+            yield stream.run_tables(part, part_cleaned)
+
+    runs = stream.gather_runs(work, fetched(), config.engine.stream_docs)
+    assert len(documents) == 6 and any(not part.documents for part in first)
+    assert [len(names) for names in stored] == [2 * number for number in range(6)]
+    index = stream.assemble_index(runs, dedup)
+    check_accounting(runs.index["doc_id"].to_list(), index.lineage, index.corpus)
+    stream.write_streamed(runs, index, tmp_path / "dask")
+    assert (index.lineage["status"] == "dropped").sum() == 1
+    for name in OUTPUT_FILES:
+        assert (tmp_path / "dask" / name).read_bytes() == (tmp_path / "local" / name).read_bytes(), name
 
 
 def test_the_dask_flow_builds_the_seeds_byte_for_byte_like_the_local_engine(prefect_harness, seed_build, seeds_dir,
