@@ -54,3 +54,15 @@ def prefect_harness(tmp_path_factory):
     # A loaded 2-core machine can take well over Prefect's default 30 s to start the server (migrations).
     with prefect_test_harness(server_startup_timeout=300):
         yield
+
+
+@pytest.fixture(scope="session")
+def generated_10k():
+    """10,000 generated documents (`bench/synth.py`: families of a report's forms, hard negatives) cut to their
+    first 2,500 characters, a quarter of their length, so that the suite stays fast (previews, reposts and
+    edited copies still meet their originals there): doc_id, family, text."""
+    import polars as pl
+
+    from bench.synth import generate
+
+    return generate(10_000, seed=7).select("doc_id", "family", pl.col("text").str.slice(0, 2500))

@@ -17,7 +17,6 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from bench.synth import generate
 from cleaners.registry import batch_templates
 from cleaners.templates import count_lines, merge_line_counts, template_lines
 from fincorpus import partitions, pipeline, stream
@@ -25,7 +24,7 @@ from fincorpus.config import CleaningConfig, Config, EngineConfig
 from fincorpus.pipeline import OUTPUT_FILES
 
 DASK = EngineConfig(kind="dask", workers=2, processes=False, partition_files=2)
-GENERATED_DOCS = 1000
+GENERATED_DOCS = 10_000
 
 
 def _dask(config: Config, **engine) -> Config:
@@ -33,15 +32,13 @@ def _dask(config: Config, **engine) -> Config:
 
 
 @pytest.fixture(scope="module")
-def generated_dir(tmp_path_factory) -> Path:
-    """The synthetic benchmark corpus (families of report forms) as 10 JSONL files, with site urls."""
-    frame = generate(GENERATED_DOCS, seed=11)
+def generated_dir(generated_10k, tmp_path_factory) -> Path:
+    """The generated 10k corpus (conftest.py) as 10 JSONL files of 1,000 documents over three sites."""
     sites = ["https://a.example/r", "https://b.example/r", "https://c.example/r"]
-    frame = frame.with_columns(pl.format("{}/{}", pl.lit(sites[0]), "doc_id").alias("url"))
-    frame = frame.with_columns(
+    frame = generated_10k.with_columns(
         pl.when(pl.col("family") % 3 == 1).then(pl.format("{}/{}", pl.lit(sites[1]), "doc_id"))
         .when(pl.col("family") % 3 == 2).then(pl.format("{}/{}", pl.lit(sites[2]), "doc_id"))
-        .otherwise(pl.col("url")).alias("url"))
+        .otherwise(pl.format("{}/{}", pl.lit(sites[0]), "doc_id")).alias("url"))
     directory = tmp_path_factory.mktemp("generated")
     size = GENERATED_DOCS // 10
     for part in range(10):
@@ -58,13 +55,8 @@ def template_config() -> Config:
 
 @pytest.fixture(scope="module")
 def generated_build(generated_dir, template_config, tmp_path_factory):
-    """The local engine's build of the generated corpus, keeping its cleaned batch for comparison."""
-    out = tmp_path_factory.mktemp("generated-local")
-    documents = pipeline.read_documents([generated_dir], template_config)
-    cleaned = pipeline.clean_documents(documents, template_config)
-    tables = pipeline.assemble(documents, cleaned, pipeline.dedup_documents(cleaned, template_config))
-    pipeline.write_outputs(tables, out)
-    return out, documents, cleaned, tables
+    """The local engine's build of the generated corpus (`fincorpus build --no-prefect`), made once."""
+    return pipeline.build([generated_dir], tmp_path_factory.mktemp("generated-local"), template_config)
 
 
 def _partitioned_clean(inputs, config: Config):
@@ -172,18 +164,24 @@ def test_the_dask_flow_builds_the_seeds_byte_for_byte_like_the_local_engine(pref
         assert (tmp_path / name).read_bytes() == (seed_build.out / name).read_bytes(), name
 
 
-def test_the_dask_flow_gives_the_local_clusters_canonicals_and_lineage_on_a_generated_corpus(
+def test_the_dask_flow_gives_the_local_clusters_canonicals_and_lineage_on_a_generated_10k_corpus(
         prefect_harness, generated_dir, generated_build, template_config, tmp_path):
+    """The issue's acceptance: the build flow on a 2-worker LocalCluster, 4 partitions of 3, 3, 3 and 1 files,
+    against the local engine's build of the same 10,000 documents."""
     from flows.build import run_build
 
-    local_out, _, _, tables = generated_build
-    run_build([str(generated_dir)], str(tmp_path), _dask(template_config, partition_files=3))
-    lineage = pl.read_parquet(tmp_path / "lineage.parquet")
-    assert lineage.equals(tables.lineage)
+    summary = run_build([str(generated_dir)], str(tmp_path), _dask(template_config, partition_files=3))
+    assert summary == generated_build.summary
+    lineage, local_lineage = pl.read_parquet(tmp_path / "lineage.parquet"), generated_build.tables.lineage
+    assert lineage.equals(local_lineage)
     assert lineage.height == GENERATED_DOCS and (lineage["status"] == "duplicate").sum() > GENERATED_DOCS // 4
-    assert tables.removed_spans["rule"].str.starts_with("template_lines").any(), "batch-wide rule not exercised"
-    for name in ("corpus.parquet", "lineage.parquet", "removed_spans.parquet", "documents.parquet"):
-        assert (tmp_path / name).read_bytes() == (local_out / name).read_bytes(), name
+    clusters = ["doc_id", "cluster_id", "member_ids"]  # canonical choices and every cluster's members
+    assert pl.read_parquet(tmp_path / "corpus.parquet", columns=clusters).equals(
+        generated_build.tables.corpus.select(clusters))
+    spans = pl.read_parquet(tmp_path / "removed_spans.parquet", columns=["rule"])
+    assert spans["rule"].str.starts_with("template_lines").any(), "batch-wide rule not exercised"
+    for name in OUTPUT_FILES:
+        assert (tmp_path / name).read_bytes() == (generated_build.out / name).read_bytes(), name
 
 
 def _cli(*args):

@@ -1,8 +1,8 @@
 """Dedup over a batch in partitions (`fincorpus.partitioned_dedup`) equals `deduplicate` over the whole batch:
 clusters, canonicals, scores, candidate pairs, and the counts. Plain functions, no Prefect: the stages run
 in turn through `LocalExecutor`, which is what the Dask flow's tasks compute (tests/test_engine_dask.py runs
-the flow itself at 1k documents; here the partitioned functions also run at 10k, where a Dask build of the
-suite's two loaded cores would take minutes)."""
+the flow itself, on the same 10k documents (`generated_10k` in conftest.py); here the partitioned functions
+also meet cuts that fall anywhere, and their stage calls are counted)."""
 
 from __future__ import annotations
 
@@ -60,13 +60,6 @@ def seed_texts(seeds_dir) -> pl.DataFrame:
     return pl.concat([copies, kept])
 
 
-@pytest.fixture(scope="module")
-def generated_10k() -> pl.DataFrame:
-    """10,000 generated documents cut to their first 2,500 characters (a quarter of their length, so the
-    suite stays fast: previews, reposts and edited copies still meet their originals there)."""
-    return generate(10_000, seed=7).select("doc_id", pl.col("text").str.slice(0, 2500))
-
-
 def test_the_seeds_in_partitions_settle_as_the_whole_batch(seed_texts):
     expected = _whole(seed_texts)
     assert (expected.assignments["status"] == "duplicate").sum() == 4
@@ -75,9 +68,10 @@ def test_the_seeds_in_partitions_settle_as_the_whole_batch(seed_texts):
 
 
 def test_a_generated_10k_corpus_in_partitions_settles_as_the_whole_batch(generated_10k):
-    expected = _whole(generated_10k)
+    batch = generated_10k.select("doc_id", "text")
+    expected = _whole(batch)
     executor = CountingExecutor()
-    result = run(_cut(generated_10k, [1200, 2500, 4000, 5100, 6666, 8000, 9100]), DEDUP, executor, tasks=4)
+    result = run(_cut(batch, [1200, 2500, 4000, 5100, 6666, 8000, 9100]), DEDUP, executor, tasks=4)
     _assert_same(result, expected)
     assert expected.split_clusters > 0 and (expected.assignments["status"] == "duplicate").sum() > 2000
     assert executor.calls["scan_part"] == executor.calls["sign_part"] == executor.calls["finish_part"] == 8
