@@ -177,7 +177,7 @@ class EngineConfig(_Section):
     partition_files: int = Field(default=64, ge=1)
     """Input files per partition: the unit of work of a worker (a JSONL or Parquet file is never split)."""
     dedup_tasks: int = Field(default=4, ge=1)
-    """`dask` only: tasks LSH banding is cut into: every band of one width in one task, widths dealt round-robin."""
+    """`dask` only: tasks LSH banding is cut into, by the hash of a band's values (each bucket in one task)."""
     local_workers: int | None = Field(default=None, ge=1)
     """`local` only: worker processes for cleaning; null: one per CPU core, 1: none (outputs are byte-identical
     with any number, a test holds 1 and 2 the same)."""

@@ -6,8 +6,9 @@ cut so that no task sees more than its share:
 
     scan_part (pass 1) ─┐ exact_keys → plan_batch; merge_sketches           (driver: 30 bytes a document)
     sign_part (pass 2, the part's compared documents) → boilerplate (one task: candidate counts add up)
-    → finish_part: each document's signature and size
-    → band_width_pairs: LSH banding, all bands of one width `r` in one task, widths dealt to the tasks
+    → finish_part: each document's signature and size; set_sizes → lsh_plan (driver: 16 bytes a document)
+    → band_entries per part and banding task: the part's probed bands whose hash falls to that task
+    → bucket_pairs: LSH banding, each band value's bucket in one task (its hash modulo the tasks)
     → unique candidate pairs (driver) → verify_chunk per partition of the left document
     → settle on the driver over the verified scores (pairs a split needs are verified by more chunks)
     → assignment rows (driver)
@@ -28,6 +29,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import numba
 import numpy as np
 import polars as pl
 
@@ -37,7 +39,7 @@ from fincorpus.dedup.boilerplate import ExactCounts, FrequencySketch, boilerplat
 from fincorpus.dedup.canonical import choose_canonical
 from fincorpus.dedup.cluster import settle_components
 from fincorpus.dedup.engine import DEDUP_SCHEMA, cluster_id_of, pairs_frame, swapped
-from fincorpus.dedup.index import band_pairs, query_parameters, size_step
+from fincorpus.dedup.index import query_parameters, size_step
 from fincorpus.dedup.passes import Scanned, Signed, finish_signatures, scan_partition, sign_partition
 from fincorpus.dedup.signatures import Signer
 from fincorpus.dedup.verify import PairScore, Verifier, verify_pairs
@@ -149,40 +151,133 @@ class LshPlan:
     bands: np.ndarray
     widths: np.ndarray
     partition: np.ndarray
-    """`fincorpus.dedup.index.query_parameters` for those rows."""
-    groups: list[list[int]]
-    """Band widths `r` each banding task handles: every band of a width in one task."""
+    """`fincorpus.dedup.index.query_parameters` for those rows (as int16: what every banding task holds)."""
+    probed: dict[int, int]
+    """For each band width `r` in use, how many of its bands some query probes (its first bands)."""
+    shares: int
+    """Banding tasks: the bucket of a band value goes to the task its hash falls to (hash % shares)."""
 
 
-def lsh_plan(tables: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]], compared: int, threshold: float,
+def set_sizes(table: tuple[np.ndarray, np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, set sizes) of a part's `finish_part` table: what the driver needs of it (16 bytes a document)."""
+    rows, _, sizes = table
+    return rows, sizes
+
+
+def lsh_plan(sizes_of_parts: Sequence[tuple[np.ndarray, np.ndarray]], compared: int, threshold: float,
              num_perm: int, tasks: int) -> LshPlan:
-    """The ensemble's size partitions and band parameters, from every compared document's set size."""
+    """The ensemble's size partitions and band parameters, from every compared document's set size (the
+    parts' `set_sizes`); the banding cut into `tasks`."""
     size = np.zeros(compared, dtype=np.int64)
-    for rows, _, sizes in tables:
+    for rows, sizes in sizes_of_parts:
         size[rows] = sizes
     rows = np.flatnonzero(size > 0)
     if len(rows) < 2:
-        return LshPlan(rows, np.empty((0, 0), np.int64), np.empty((0, 0), np.int64), np.empty(0, np.int64), [])
+        return LshPlan(rows, np.empty((0, 0), np.int16), np.empty((0, 0), np.int16), np.empty(0, np.int16), {}, 0)
     stepped = np.array([size_step(int(value)) for value in size[rows]], dtype=np.int64)
     bands, widths, partition = query_parameters(stepped, threshold, num_perm)
-    widths_used = [int(r) for r in np.unique(widths)]
-    groups = [widths_used[start::tasks] for start in range(min(tasks, len(widths_used)))]
-    return LshPlan(rows, bands.astype(np.int64), widths.astype(np.int64), partition, groups)
+    probed = {int(r): int(bands[widths == r].max()) for r in np.unique(widths)}
+    return LshPlan(rows, bands.astype(np.int16), widths.astype(np.int16), partition.astype(np.int16),
+                   {r: count for r, count in probed.items() if count > 0}, tasks)
 
 
-def band_width_pairs(tables: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]], plan: LshPlan,
-                     widths: Sequence[int]) -> np.ndarray:
-    """Pairs of compared rows (i < j) sharing a band of one of `widths` that the ensemble's query parameters
-    probe: `candidate_pairs`' answer restricted to these bands."""
-    num_perm = next((signatures.shape[1] for _, signatures, _ in tables if signatures.ndim == 2), 0)
-    matrix = np.zeros((len(plan.rows), num_perm), dtype=np.uint32)
-    for rows, signatures, sizes in tables:
-        kept = sizes > 0
-        matrix[np.searchsorted(plan.rows, rows[kept])] = signatures[kept]
-    found = [np.empty((0, 2), dtype=np.int64)]
-    found += [band_pairs(matrix, plan.bands, plan.widths, plan.partition, r) for r in widths]
-    pairs = np.sort(np.concatenate(found), axis=1)
-    return np.unique(plan.rows[pairs].reshape(-1, 2), axis=0)
+_BAND_HASH = np.uint64(0x9E3779B97F4A7C15)
+
+
+@dataclass(frozen=True, slots=True)
+class BandEntries:
+    """One (row, band) per entry, of one band width `r`: what a banding task needs to find the rows that share
+    a band's values."""
+
+    band: np.ndarray
+    """The band's number among those of width `r` (int16)."""
+    key: np.ndarray
+    """A hash of the band's `r` values (uint64): equal values, equal keys."""
+    position: np.ndarray
+    """The row's position in the banding (`LshPlan.rows`; int32)."""
+    values: np.ndarray
+    """The band's values, (entries, r) uint32: equal keys are checked value by value."""
+
+
+def band_entries(table: tuple[np.ndarray, np.ndarray, np.ndarray], rows: np.ndarray, probed: dict[int, int],
+                 share: int, shares: int) -> dict[int, BandEntries]:
+    """A part's probed bands whose hash falls to banding task `share` of `shares`, by band width (the hash is
+    recomputed by each of the part's `shares` tasks: a few multiplications per band, less than moving it)."""
+    part_rows, signatures, sizes = table
+    kept = sizes > 0
+    position = np.searchsorted(rows, part_rows[kept]).astype(np.int32)
+    if not len(position):
+        return {r: BandEntries(np.empty(0, np.int16), np.empty(0, np.uint64), position, np.empty((0, r), np.uint32))
+                for r in probed}
+    signatures = signatures[kept]
+    found = {}
+    for r, count in probed.items():
+        values = signatures[:, :count * r].reshape(len(position), count, r)
+        key = values[:, :, 0].astype(np.uint64)
+        for column in range(1, r):
+            key = key * _BAND_HASH + values[:, :, column].astype(np.uint64)
+        mine, band = np.nonzero(key % np.uint64(shares) == np.uint64(share))
+        found[r] = BandEntries(band.astype(np.int16), key[mine, band], position[mine], values[mine, band])
+    return found
+
+
+def bucket_pairs(parts: Sequence[dict[int, BandEntries]], plan: LshPlan) -> np.ndarray:
+    """Pairs of compared rows (i < j) that share the values of a band in this task's buckets, where the
+    query parameters of one row probe that band in the other's size partition: with every task's share,
+    `candidate_pairs`' answer (each band value's bucket is in exactly one task)."""
+    found = [np.empty(0, dtype=np.int64)]
+    for r in plan.probed:
+        entries = [part[r] for part in parts if r in part]
+        band = np.concatenate([entry.band for entry in entries])
+        key = np.concatenate([entry.key for entry in entries])
+        position = np.concatenate([entry.position for entry in entries])
+        values = np.concatenate([entry.values for entry in entries]).reshape(-1, r)
+        order = np.lexsort((key, band))
+        found.append(_bucket_codes(band[order], key[order], position[order], values[order], r, plan.bands,
+                                   plan.widths, plan.partition))
+    codes = np.unique(np.concatenate(found))
+    count = len(plan.rows)
+    return np.column_stack([plan.rows[codes // count], plan.rows[codes % count]]).reshape(-1, 2)
+
+
+@numba.njit(cache=True, nogil=True)
+def _bucket_codes(band, key, position, values, r, bands, widths, partition):  # pragma: no cover - compiled
+    """Each pair (a, b), a < b, as a * rows + b, once: entries sorted by band and key, every ordered pair of
+    entries with the same band, key and values checked as `index.band_pairs` checks a bucket."""
+    rows = bands.shape[0]
+    out = np.empty(1024, dtype=np.int64)
+    found = 0
+    start = 0
+    while start < len(key):
+        end = start + 1
+        while end < len(key) and key[end] == key[start] and band[end] == band[start]:
+            end += 1
+        for a in range(start, end):
+            query = position[a]
+            for b in range(start, end):
+                indexed = position[b]
+                if query == indexed:
+                    continue
+                where = partition[indexed]
+                if widths[query, where] != r or bands[query, where] <= band[a]:
+                    continue
+                same = True
+                for column in range(r):
+                    if values[a, column] != values[b, column]:
+                        same = False
+                        break
+                if not same:
+                    continue
+                if found == len(out):  # keep each pair once, then grow if still half full
+                    unique = np.unique(out[:found])
+                    found = len(unique)
+                    if 2 * found > len(out):
+                        out = np.empty(2 * len(out), dtype=np.int64)
+                    out[:found] = unique
+                out[found] = min(query, indexed) * rows + max(query, indexed)
+                found += 1
+        start = end
+    return np.unique(out[:found])
 
 
 def unique_pairs(found: Sequence[np.ndarray]) -> np.ndarray:
@@ -210,7 +305,7 @@ def verification_chunks(pairs: np.ndarray, part_of: np.ndarray) -> list[tuple[li
 def run(parts: Sequence[Any], config: DedupConfig, executor: Executor, tasks: int = 4) -> DedupResult:
     """`deduplicate` over the parts of a batch (frames of doc_id and cleaned text with content, or the
     executor's handles to them), its stages submitted to `executor`; `tasks`: how many tasks LSH banding
-    is cut into (by band width)."""
+    is cut into (by the hash of a band's values)."""
     submit, result = executor.submit, executor.result
     expected = sum(result(submit(document_count, part)) for part in parts)
     scanned = [submit(scan_part, part, config, expected) for part in parts]
@@ -223,9 +318,11 @@ def run(parts: Sequence[Any], config: DedupConfig, executor: Executor, tasks: in
     found = submit(boilerplate, signed, cutoff)
     tables = [submit(finish_part, part_texts, part, found, config) for part_texts, part in zip(texts, signed)]
     boilerplate_count = len(result(found)[0])
-    lsh = lsh_plan([result(table) for table in tables], plan.compared, config.candidate_threshold,
-                   config.num_perm, tasks)
-    pairs = unique_pairs([result(submit(band_width_pairs, tables, lsh, group)) for group in lsh.groups])
+    lsh = lsh_plan([result(submit(set_sizes, table)) for table in tables], plan.compared,
+                   config.candidate_threshold, config.num_perm, tasks)
+    entries = [[submit(band_entries, table, lsh.rows, lsh.probed, share, lsh.shares) for table in tables]
+               for share in range(lsh.shares)]
+    pairs = unique_pairs([result(submit(bucket_pairs, share, lsh)) for share in entries])
 
     part_of = np.empty(plan.compared, dtype=np.int64)
     for number, rows in enumerate(plan.global_rows):

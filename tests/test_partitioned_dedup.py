@@ -19,7 +19,10 @@ from bench.synth import generate
 from fincorpus import partitioned_dedup
 from fincorpus.config import Config
 from fincorpus.dedup import deduplicate
-from fincorpus.partitioned_dedup import LocalExecutor, lsh_plan, run
+from fincorpus.dedup.index import candidate_pairs
+from fincorpus.dedup.signatures import Signer
+from fincorpus.partitioned_dedup import (BandEntries, LocalExecutor, LshPlan, band_entries, bucket_pairs, lsh_plan, run,
+                                         unique_pairs)
 from fincorpus.pipeline import clean_documents, read_documents, with_content
 
 DEDUP = Config().dedup
@@ -75,7 +78,7 @@ def test_a_generated_10k_corpus_in_partitions_settles_as_the_whole_batch(generat
     _assert_same(result, expected)
     assert expected.split_clusters > 0 and (expected.assignments["status"] == "duplicate").sum() > 2000
     assert executor.calls["scan_part"] == executor.calls["sign_part"] == executor.calls["finish_part"] == 8
-    assert 1 < executor.calls["band_width_pairs"] <= 4
+    assert executor.calls["bucket_pairs"] == 4 and executor.calls["band_entries"] == 8 * 4
 
 
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -102,12 +105,36 @@ def _small_corpus() -> pl.DataFrame:
     return _SMALL[0]
 
 
-def test_every_band_width_is_banded_by_exactly_one_task():
-    tables = [(np.arange(50), np.zeros((50, 128), dtype=np.uint32), np.arange(50) * 40 + 60)]
-    plan = lsh_plan(tables, 50, 0.3, 128, tasks=3)
-    widths = [r for group in plan.groups for r in group]
-    assert len(widths) == len(set(widths)) == len(np.unique(plan.widths)) > 1
-    assert 1 < len(plan.groups) <= 3
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), cuts=st.lists(st.integers(0, 80), max_size=3), shares=st.integers(1, 5))
+def test_banding_split_by_band_hash_finds_the_candidate_pairs_of_the_whole_batch(seed, cuts, shares):
+    """Every (row, band) goes to exactly one banding task, by the hash of the band's values, whichever part
+    holds the row: the tasks' pairs together are `candidate_pairs`' (the local engine's banding). Values
+    from a small alphabet make many bands collide; some documents have no shingles."""
+    rng = np.random.default_rng(seed)
+    signatures = rng.integers(0, 6, size=(80, 128)).astype(np.uint32)
+    sizes = rng.integers(0, 4000, size=80) * (rng.random(80) > 0.1)
+    expected = candidate_pairs(signatures, sizes, Signer(128, 1), DEDUP.candidate_threshold)
+    edges = [0, *sorted(cuts), 80]
+    tables = [(np.arange(start, end), signatures[start:end], sizes[start:end]) for start, end in zip(edges, edges[1:])]
+    plan = lsh_plan([(rows, part_sizes) for rows, _, part_sizes in tables], 80, DEDUP.candidate_threshold, 128,
+                    shares)
+    entries = [[band_entries(table, plan.rows, plan.probed, share, shares) for table in tables]
+               for share in range(shares)]
+    assert np.array_equal(unique_pairs([bucket_pairs(share, plan) for share in entries]), expected)
+    assert len(expected) > 0 and len(plan.probed) > 1
+    dealt = sum(len(part[r].key) for share in entries for part in share for r in part)
+    assert dealt == len(plan.rows) * sum(plan.probed.values())
+
+
+def test_rows_whose_band_hashes_collide_pair_only_where_the_band_values_are_equal():
+    """A bucket is a band's values, not their 64-bit hash: entries with the same band and key but other values
+    are no candidates, as `index.band_pairs` drops a false collision."""
+    plan = LshPlan(np.arange(3), np.full((3, 1), 2, np.int16), np.full((3, 1), 3, np.int16), np.zeros(3, np.int16),
+                   {3: 2}, 1)
+    entries = BandEntries(np.array([1, 1, 1], np.int16), np.full(3, 77, np.uint64), np.arange(3, dtype=np.int32),
+                          np.array([[5, 6, 7], [5, 6, 8], [5, 6, 7]], np.uint32))
+    assert bucket_pairs([{3: entries}], plan).tolist() == [[0, 2]]
 
 
 def test_what_moves_between_workers_survives_pickling(seed_texts):
