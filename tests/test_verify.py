@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 from fincorpus.config import DedupConfig
 from fincorpus.dedup.passes import Shingler
 from fincorpus.dedup.shingles import window_hashes
-from fincorpus.dedup.verify import PairScores, Verifier, verify_pairs
+from fincorpus.dedup.engine import round_like_python
+from fincorpus.dedup.verify import PairScore, PairScores, Verifier, verify_pairs
 
 PHRASES = ["沪指收于3021点", "成交额8000亿元", "华泰证券研究所", "本报告仅供参考", "同比增长12%", "ＡＩ＋传媒",
            "燃气行业跟踪周报", "欧洲亚洲气价下跌", "\n免责声明\n", "。", "ab", "维持增持评级"]
@@ -83,3 +84,32 @@ def test_every_pair_gets_the_score_it_gets_alone_whatever_the_order_threads_and_
     scores = verify_pairs(pairs, Verifier(some_texts, nothing, nothing, config, cache_size), threads, block_docs)
     assert isinstance(scores, PairScores) and list(scores) == alone
     assert [scores[index] for index in range(len(pairs))] == alone
+
+
+SCORE = st.builds(
+    PairScore,
+    similarity=st.floats(0, 1), left_in_right=st.sampled_from([0.0, 0.59, 0.6, 0.61, 0.9, 0.95, 1.0]),
+    right_in_left=st.sampled_from([0.0, 0.3, 0.6, 0.89, 0.9, 1.0]),
+    number_difference=st.one_of(st.none(), st.sampled_from([0.0, 0.3, 0.31, 1.0])),
+    length_ratio=st.sampled_from([0.1, 0.79, 0.8, 1.0]), shorter_chars=st.integers(1, 400),
+    longer_chars=st.integers(1, 400), figures_differing=st.integers(0, 3),
+    inner_edits=st.one_of(st.none(), st.integers(0, 4)), ends_replaced=st.booleans())
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(SCORE, max_size=30), st.sampled_from([DedupConfig(), DedupConfig(title_max_inner_edits=0),
+                                                      DedupConfig(short_chars=0, title_chars=0)]))
+def test_the_tests_of_many_pairs_at_once_are_each_pairs_test(scores, config):
+    codes = PairScores.of(scores).tests(config)
+    assert [None if code < 0 else PairScores.TESTS[code] for code in codes] == [s.test(config) for s in scores]
+
+
+def test_rounding_many_floats_at_once_rounds_each_as_round_does():
+    rng = np.random.default_rng(3)
+    values = np.concatenate([rng.random(200_000), np.arange(1, 20_001) / 20_000, np.arange(0, 2001) / 1600,
+                             [(k + 0.5) / 10_000 for k in range(3000)], [0.14375, 0.83125, 1.0, 0.0, np.nan]])
+    rounded = round_like_python(values, 4)
+    expected = [round(value, 4) for value in values.tolist()]
+    assert all(a == b or (a != a and b != b) for a, b in zip(rounded.tolist(), expected))
+    # numpy floats (the similarity column) round as numpy rounds, which is what `round` does with them
+    assert np.array_equal(np.round(values, 4), np.array([round(value, 4) for value in values]), equal_nan=True)

@@ -12,8 +12,11 @@
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Sequence
-from fnmatch import fnmatch
+from fnmatch import translate
+from functools import lru_cache
 
 from fincorpus.config import CanonicalConfig
 
@@ -24,15 +27,26 @@ def choose_canonical(members: Sequence[int], lengths: Sequence[int], names: Sequ
     verified matches of each row)."""
     longest = max(lengths[row] for row in members)
     floor = longest * (1 - policy.length_tolerance)
+    complete = [row for row in members if lengths[row] >= floor]  # the longest always is
+    if len(complete) == 1:
+        return complete[0]
     central = matches is not None and policy.prefer_central
-    return min(members, key=lambda row: (lengths[row] < floor, source_rank(names[row], policy),
-                                         -matches[row] if central else 0, -lengths[row], names[row]))
+    return min(complete, key=lambda row: (source_rank(names[row], policy), -matches[row] if central else 0,
+                                          -lengths[row], names[row]))
 
 
 def source_rank(name: str, policy: CanonicalConfig) -> int:
-    """Position of the first `prefer_sources` pattern `name` matches; len(patterns) when none does."""
-    lowered = name.lower()
-    for rank, pattern in enumerate(policy.prefer_sources):
-        if fnmatch(lowered, pattern.lower()):
+    """Position of the first `prefer_sources` pattern `name` matches (`fnmatch`, ignoring case);
+    len(patterns) when none does."""
+    lowered = os.path.normcase(name.lower())
+    patterns = _compiled(tuple(policy.prefer_sources))
+    for rank, pattern in enumerate(patterns):
+        if pattern(lowered):
             return rank
-    return len(policy.prefer_sources)
+    return len(patterns)
+
+
+@lru_cache(maxsize=8)
+def _compiled(patterns: tuple[str, ...]) -> tuple:
+    """What `fnmatch.fnmatch` matches each lower-cased pattern with."""
+    return tuple(re.compile(translate(os.path.normcase(pattern.lower()))).match for pattern in patterns)

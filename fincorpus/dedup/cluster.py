@@ -33,8 +33,9 @@ def components(rows: int, edges: np.ndarray) -> list[list[int]]:
     graph = coo_matrix((np.ones(len(edges), dtype=np.int8), (edges[:, 0], edges[:, 1])), shape=(rows, rows))
     _, labels = connected_components(graph, directed=False)
     order = np.argsort(labels, kind="stable")
-    cuts = np.flatnonzero(np.diff(labels[order])) + 1
-    return [group.tolist() for group in np.split(order, cuts)]
+    bounds = [0, *(np.flatnonzero(np.diff(labels[order])) + 1).tolist(), rows]
+    rows_in_order = order.tolist()
+    return [rows_in_order[start:end] for start, end in zip(bounds, bounds[1:])]
 
 
 def settle_components(rows: int, edges: np.ndarray, choose: Callable[[Sequence[int]], int],
@@ -47,7 +48,9 @@ def settle_components(rows: int, edges: np.ndarray, choose: Callable[[Sequence[i
     edges_of: dict[int, set[tuple[int, int]]] = defaultdict(set)
     for left, right in edges.tolist():
         edges_of[int(component_of[left])].add((left, right))
-    settled = [part for number, group in enumerate(groups) for part in settle(group, edges_of[number], choose, test)]
+    settled = [part for number, group in enumerate(groups)
+               for part in (settle(group, edges_of[number], choose, test) if len(group) > 1
+                            else [Settled(group[0], {group[0]: None})])]
     return settled, len(groups)
 
 

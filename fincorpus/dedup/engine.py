@@ -37,7 +37,7 @@ from fincorpus.dedup.codepoints import fold_table
 from fincorpus.dedup.passes import (Scanned, Shingler, Signed, compared_rows, finish_signatures, merge_signed,
                                     ordered_map, scan_partition, sign_partition)
 from fincorpus.dedup.signatures import Signer
-from fincorpus.dedup.verify import PairScore, Verifier, verify_pairs
+from fincorpus.dedup.verify import PairScore, PairScores, Verifier, verify_pairs
 from fincorpus.documents import Reason, Status
 
 DEDUP_SCHEMA = {
@@ -87,29 +87,47 @@ def boilerplate_of(signed: Signed, cutoff: int) -> tuple[np.ndarray, np.ndarray]
     return signed.shingle_counts.at_least(cutoff), signed.figure_counts.at_least(cutoff)
 
 
-def settle(pairs: np.ndarray, scores: list[PairScore], verifier: Verifier, compared: Sequence[int],
+def settle(pairs: np.ndarray, scores: PairScores, verifier: Verifier, compared: Sequence[int],
            doc_ids: Sequence[str], chars: np.ndarray, config: DedupConfig
-           ) -> tuple[list[Settled], int, Callable[[int, int], PairScore], list]:
+           ) -> tuple[list[Settled], int, Callable[[int, int], tuple[float, float]], np.ndarray]:
     """Clusters of the verified pairs (rows into `compared`), each split until every member passes a test
-    against its canonical; also the component count, the pair measure used (scoring pairs that were no
-    candidates on demand) and each pair's test."""
-    tests = [pair.test(config) for pair in scores]
-    edges = pairs[np.array([test is not None for test in tests], dtype=bool)] if len(pairs) else pairs
-    lengths = [int(chars[row]) for row in compared]
+    against its canonical; also the component count, the measure of a member against its canonical
+    (similarity, containment of the member), scoring pairs that were no candidates on demand, and each
+    pair's test (`PairScores.tests`)."""
+    tests = scores.tests(config)
+    edges = pairs[tests >= 0]
+    lengths = chars[np.asarray(compared, dtype=np.int64)].tolist()
     names = [doc_ids[row] for row in compared]
-    known = {(int(a), int(b)): pair for (a, b), pair in zip(pairs, scores)}
+    index_of = dict(zip((pairs[:, 0] * len(compared) + pairs[:, 1]).tolist(), range(len(pairs))))
+    scored: dict[tuple[int, int], PairScore] = {}  # pairs a split asks for that were no candidates
 
-    def measured(member: int, canonical: int) -> PairScore:
+    def other(key: tuple[int, int]) -> PairScore:
+        pair = scored.get(key)
+        if pair is None:
+            pair = scored[key] = verifier.score(*key)
+        return pair
+
+    def test(member: int, canonical: int) -> Reason | None:
         key = (min(member, canonical), max(member, canonical))
-        pair = known.get(key) or verifier.score(*key)
-        known[key] = pair
-        return pair if key[0] == member else swapped(pair)
+        index = index_of.get(key[0] * len(compared) + key[1])
+        if index is None:
+            return other(key).test(config)
+        return None if tests[index] < 0 else PairScores.TESTS[tests[index]]
+
+    def measured(member: int, canonical: int) -> tuple[float, float]:
+        key = (min(member, canonical), max(member, canonical))
+        index = index_of.get(key[0] * len(compared) + key[1])
+        if index is None:
+            pair = other(key)
+            return pair.similarity, pair.left_in_right if key[0] == member else pair.right_in_left
+        containment = scores.left_in_right if key[0] == member else scores.right_in_left
+        return scores.similarity[index], containment[index].item()
 
     matches = np.bincount(edges.reshape(-1), minlength=len(compared))
     settled, component_count = settle_components(
         len(compared), edges,
         choose=lambda members: choose_canonical(members, lengths, names, config.canonical, matches),
-        test=lambda member, canonical: measured(member, canonical).test(config))
+        test=test)
     return settled, component_count, measured, tests
 
 
@@ -191,12 +209,11 @@ def deduplicate(doc_ids: Sequence[str], texts: Sequence[str], config: DedupConfi
     settled, component_count, measured, tests = settle(pairs, scores, verifier, compared, doc_ids, scanned.chars,
                                                        config)
     names = [doc_ids[row] for row in compared]
-    rows = _assignment_rows(doc_ids, scanned, representative, compared, settled, measured)
     return DedupResult(
-        assignments=pl.DataFrame(rows, schema=DEDUP_SCHEMA, orient="row").sort("doc_id"),
+        assignments=_assignments(doc_ids, scanned, representative, compared, settled, measured),
         pairs=pairs_frame(pairs, scores, tests, names),
         candidate_pairs=len(pairs),
-        verified_pairs=sum(test is not None for test in tests),
+        verified_pairs=int((tests >= 0).sum()),
         split_clusters=len(settled) - component_count,
         boilerplate_shingles=len(boilerplate),
     )
@@ -235,38 +252,72 @@ def swapped(pair: PairScore) -> PairScore:
     return replace(pair, left_in_right=pair.right_in_left, right_in_left=pair.left_in_right)
 
 
-def _assignment_rows(doc_ids: Sequence[str], scanned, representative: np.ndarray, compared: list[int],
-                     settled: list[Settled], measured) -> list[tuple]:
-    """One row per document: compared representatives from `settled`, the rest alone or with their exact
-    group's representative."""
-    canonical_row = {}  # batch row -> (canonical batch row, reason, score)
+def _assignments(doc_ids: Sequence[str], scanned, representative: np.ndarray, compared: list[int],
+                 settled: list[Settled], measured: Callable[[int, int], tuple[float, float]]) -> pl.DataFrame:
+    """One row per document (DEDUP_SCHEMA): compared representatives from `settled`, the rest alone or with
+    their exact group's representative."""
+    canonical_of = np.arange(len(doc_ids))  # row -> its canonical row, for the compared representatives
+    reason_of: dict[int, str] = {}
+    similarity, containment = np.ones(len(doc_ids)), np.ones(len(doc_ids))
     for part in settled:
         canonical = compared[part.canonical]
         for member, reason in part.members.items():
-            pair = None if reason is None else measured(member, part.canonical)
-            canonical_row[compared[member]] = (canonical, reason, pair)
-    rows = []
-    for row, doc_id in enumerate(doc_ids):
-        chars = int(scanned.chars[row])
-        stands_for = int(representative[row])
-        canonical, reason, pair = canonical_row.get(stands_for, (stands_for, None, None))
-        canonical_id = doc_ids[canonical]
-        cluster_id = cluster_id_of(canonical_id)
-        if row == canonical:
-            rows.append((doc_id, cluster_id, canonical_id, Status.CANONICAL.value, None, 1.0, 1.0, chars))
-        elif scanned.exact[row] == scanned.exact[canonical]:
-            rows.append((doc_id, cluster_id, canonical_id, Status.DUPLICATE.value, Reason.EXACT_DUPLICATE.value,
-                         1.0, 1.0, chars))
-        else:
-            rows.append((doc_id, cluster_id, canonical_id, Status.DUPLICATE.value, reason.value,
-                         round(pair.similarity, 4), round(pair.left_in_right, 4), chars))
-    return rows
+            row = compared[member]
+            canonical_of[row] = canonical
+            if reason is not None:
+                pair_similarity, pair_containment = measured(member, part.canonical)
+                reason_of[row] = reason.value
+                similarity[row], containment[row] = round(pair_similarity, 4), round(pair_containment, 4)
+    canonical = canonical_of[representative]
+    rows = np.arange(len(doc_ids))
+    is_canonical = rows == canonical
+    exact = ~is_canonical & (scanned.exact == scanned.exact[canonical])
+    near = ~is_canonical & ~exact
+    names = pl.Series(doc_ids, dtype=pl.String)
+    cluster_of = {row: cluster_id_of(doc_ids[row]) for row in np.unique(canonical).tolist()}
+    reason = np.full(len(doc_ids), None, dtype=object)
+    reason[exact] = Reason.EXACT_DUPLICATE.value
+    reason[near] = [reason_of[row] for row in representative[near].tolist()]
+    return pl.DataFrame({
+        "doc_id": names,
+        "cluster_id": [cluster_of[row] for row in canonical.tolist()],
+        "canonical_id": names.gather(canonical),
+        "status": np.where(is_canonical, Status.CANONICAL.value, Status.DUPLICATE.value),
+        "reason": reason.tolist(),
+        "similarity": np.where(near, similarity[representative], 1.0),
+        "containment": np.where(near, containment[representative], 1.0),
+        "fingerprint_chars": np.asarray(scanned.chars, dtype=np.int64),
+    }, schema=DEDUP_SCHEMA).sort("doc_id")
 
 
-def pairs_frame(pairs: np.ndarray, scores: list[PairScore], tests: list, names: list[str]) -> pl.DataFrame:
-    rows = [(names[left], names[right], round(pair.similarity, 4), round(pair.left_in_right, 4),
-             round(pair.right_in_left, 4),
-             None if pair.number_difference is None else round(pair.number_difference, 4),
-             None if test is None else test.value)
-            for (left, right), pair, test in zip(pairs.tolist(), scores, tests)]
-    return pl.DataFrame(rows, schema=PAIRS_SCHEMA, orient="row")
+def pairs_frame(pairs: np.ndarray, scores: PairScores | Sequence[PairScore], tests: np.ndarray | Sequence,
+                 names: list[str]) -> pl.DataFrame:
+    """PAIRS_SCHEMA from the pairs (rows into `names`), their scores and tests (`PairScores.tests` codes, or
+    `PairScore`s and `Reason`s), the figures rounded to 4 places as `round` rounds each."""
+    if not isinstance(scores, PairScores):
+        scores = PairScores.of(scores)
+    if not isinstance(tests, np.ndarray):
+        tests = np.array([-1 if test is None else PairScores.TESTS.index(test) for test in tests], dtype=np.int64)
+    named = pl.Series(names, dtype=pl.String)
+    passed = np.array([reason.value for reason in PairScores.TESTS] + [None], dtype=object)
+    return pl.DataFrame({
+        "left_id": named.gather(pairs[:, 0]) if len(pairs) else [],
+        "right_id": named.gather(pairs[:, 1]) if len(pairs) else [],
+        "similarity": np.round(scores.similarity, 4),  # numpy floats: numpy's rounding, as `round` gives them
+        "left_in_right": round_like_python(scores.left_in_right, 4),
+        "right_in_left": round_like_python(scores.right_in_left, 4),
+        "number_difference": pl.Series(round_like_python(scores.number_difference, 4), nan_to_null=True),
+        "test": passed[tests].tolist(),
+    }, schema=PAIRS_SCHEMA)
+
+
+def round_like_python(values: np.ndarray, digits: int) -> np.ndarray:
+    """`round(value, digits)` of each value as a Python float, at once. numpy rounds `value * 10**digits` to
+    an integer and divides; that integer is Python's (correctly rounded) one unless the scaled value lies
+    next to a half, where Python's own `round` decides."""
+    values = np.asarray(values, dtype=np.float64)
+    rounded = np.round(values, digits)
+    scaled = values * 10.0 ** digits
+    for index in np.flatnonzero(np.abs(scaled - np.floor(scaled) - 0.5) < 1e-6).tolist():
+        rounded[index] = round(float(values[index]), digits)
+    return rounded

@@ -89,19 +89,50 @@ class PairScores(Sequence):
 
     __slots__ = ("similarity", "left_in_right", "right_in_left", "number_difference", "length_ratio",
                  "shorter_chars", "longer_chars", "figures_differing", "inner_edits", "ends_replaced")
+    TESTS = (Reason.CONTAINED, Reason.NEAR_DUPLICATE)
+    """What the codes of `tests` stand for (-1: no test passed)."""
 
-    def __init__(self, shares: np.ndarray, counts: np.ndarray, aligned: np.ndarray, shingle_size: int,
-                 min_numbers: int) -> None:
+    def __init__(self, *columns: np.ndarray) -> None:
+        for name, column in zip(self.__slots__, columns, strict=True):
+            setattr(self, name, column)
+
+    @classmethod
+    def measured(cls, shares: np.ndarray, counts: np.ndarray, aligned: np.ndarray, shingle_size: int,
+                 min_numbers: int) -> PairScores:
         """From `shingled.measure_pair`'s `shares` and `counts` and the titles' (inner edits, ends
         replaced), -1 where not aligned."""
-        self.similarity, self.left_in_right, self.right_in_left = shares[:, 0], shares[:, 1], shares[:, 2]
         shorter, longer = np.minimum(counts[:, 0], counts[:, 1]), np.maximum(counts[:, 0], counts[:, 1])
         compared, differing = counts[:, 2], counts[:, 3]
-        self.number_difference = np.where(compared >= min_numbers, differing / np.maximum(compared, 1), np.nan)
-        self.length_ratio = shorter / np.maximum(longer, 1)
-        self.shorter_chars, self.longer_chars = shorter + shingle_size - 1, longer + shingle_size - 1
-        self.figures_differing = differing
-        self.inner_edits, self.ends_replaced = aligned[:, 0], aligned[:, 1] == 1
+        return cls(shares[:, 0], shares[:, 1], shares[:, 2],
+                   np.where(compared >= min_numbers, differing / np.maximum(compared, 1), np.nan),
+                   shorter / np.maximum(longer, 1), shorter + shingle_size - 1, longer + shingle_size - 1, differing,
+                   aligned[:, 0], aligned[:, 1] == 1)
+
+    @classmethod
+    def of(cls, scores: Sequence[PairScore]) -> PairScores:
+        """Columns of `PairScore`s."""
+        def column(name: str, dtype, none=None) -> np.ndarray:
+            return np.array([none if getattr(score, name) is None else getattr(score, name) for score in scores],
+                            dtype=dtype).reshape(-1)
+
+        return cls(column("similarity", np.float64), column("left_in_right", np.float64),
+                   column("right_in_left", np.float64), column("number_difference", np.float64, np.nan),
+                   column("length_ratio", np.float64), column("shorter_chars", np.int64),
+                   column("longer_chars", np.int64), column("figures_differing", np.int64),
+                   column("inner_edits", np.int64, -1), column("ends_replaced", np.bool_))
+
+    def tests(self, config: DedupConfig) -> np.ndarray:
+        """`PairScore.test` of every pair at once, as codes: positions in `TESTS`, -1 for None."""
+        titles = (self.longer_chars < config.title_chars) & (self.inner_edits >= 0)
+        differing = self.figures_differing > 0
+        apart = titles & ((self.inner_edits > np.where(differing, 0, config.title_max_inner_edits))
+                          | (differing & self.ends_replaced))
+        apart |= self.number_difference > config.max_number_difference  # NaN (no guard) compares False
+        threshold = np.where(self.shorter_chars < config.short_chars,
+                             max(config.containment_threshold, config.short_containment_threshold),
+                             config.containment_threshold)
+        apart |= np.maximum(self.left_in_right, self.right_in_left) < threshold
+        return np.where(apart, -1, np.where(self.length_ratio < config.contained_length_ratio, 0, 1))
 
     def __len__(self) -> int:
         return len(self.similarity)
@@ -191,7 +222,7 @@ def score_pair(left: Shingled, right: Shingled, shingle_size: int, min_numbers: 
                         shingle_size, 0, shares, counts)
     if _aligns(left, right, shingle_size, title_chars):
         aligned[0] = title_alignment(left.windows, right.windows, shingle_size)
-    return PairScores(shares, counts, aligned, shingle_size, min_numbers)[0]
+    return PairScores.measured(shares, counts, aligned, shingle_size, min_numbers)[0]
 
 
 def _aligns(left: Shingled, right: Shingled, shingle_size: int, title_chars: int) -> bool:
@@ -314,7 +345,7 @@ def verify_pairs(pairs: np.ndarray, verifier: Verifier, threads: int = 1, block_
     aligned = np.full((len(pairs), 2), -1, dtype=np.int64)
     size, min_numbers = verifier.config.shingle_size, verifier.config.min_numbers
     if len(pairs) == 0:
-        return PairScores(shares, counts, aligned, size, min_numbers)
+        return PairScores.measured(shares, counts, aligned, size, min_numbers)
     threads = max(1, threads)
     order, component = _schedule(pairs)
     listed = pairs.tolist()
@@ -353,7 +384,7 @@ def verify_pairs(pairs: np.ndarray, verifier: Verifier, threads: int = 1, block_
         finally:
             for pool in pools:
                 pool.shutdown(cancel_futures=True)
-    return PairScores(shares, counts, aligned, size, min_numbers)
+    return PairScores.measured(shares, counts, aligned, size, min_numbers)
 
 
 def _schedule(pairs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
