@@ -203,7 +203,7 @@ def deduplicate(doc_ids: Sequence[str], texts: Sequence[str], config: DedupConfi
     del signed, sketch
 
     say("lsh+verify")
-    pairs = candidate_pairs(signatures, sizes, signer, config.candidate_threshold)
+    pairs = candidate_pairs(signatures, sizes, signer, config.candidate_threshold, threads=threads)
     verifier = Verifier(_Compared(texts, compared), boilerplate, boilerplate_figures, config)
     scores = verify_pairs(pairs, verifier, threads)
     settled, component_count, measured, tests = settle(pairs, scores, verifier, compared, doc_ids, scanned.chars,

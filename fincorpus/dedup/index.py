@@ -10,13 +10,15 @@ The partitions by set size and the band parameters (b, r) of each query against 
 datasketch's `MinHashLSHEnsemble`'s own (`optimal_partitions`, `params`); the buckets are built and
 probed for the whole batch at once with numpy (a sort per band) instead of one Python query per document,
 which returns the same pairs as indexing and querying every document in datasketch's index (a test
-holds the two equal) at a fraction of the cost; the band loop is compiled with numba.
+holds the two equal) at a fraction of the cost; the band loop is compiled with numba (per band a radix sort
+of 32-bit band hashes, the pairs kept in a hash set).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 
 import numba
@@ -27,12 +29,14 @@ from datasketch.lshensemble_partition import optimal_partitions
 from fincorpus.dedup.signatures import Signer
 
 _BAND_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
+_LOW32 = np.uint64(0xFFFFFFFF)
 
 
 def candidate_pairs(signatures: np.ndarray, sizes: Sequence[int], signer: Signer, threshold: float,
-                    keys: Sequence[int] | None = None) -> np.ndarray:
+                    keys: Sequence[int] | None = None, threads: int = 1) -> np.ndarray:
     """Pairs (i, j), i < j, of rows whose sets may contain one another at >= `threshold`, as an (n, 2)
     int64 array sorted by rows. `keys` names the rows (default 0..n-1); rows with an empty set are skipped.
+    Each band width is banded in one of `threads` threads (compiled, without the GIL).
 
     Every row is indexed and queried: a query returns the indexed sets that contain it, so each pair is
     found from its smaller side, and pairs of similar size from both.
@@ -44,8 +48,9 @@ def candidate_pairs(signatures: np.ndarray, sizes: Sequence[int], signer: Signer
     stepped = np.array([size_step(int(sizes[row])) for row in rows], dtype=np.int64)
     matrix = np.ascontiguousarray(signatures[rows])
     bands, widths, partition = query_parameters(stepped, threshold, signer.num_perm)
-    found = [band_pairs(matrix, bands.astype(np.int64), widths.astype(np.int64), partition, int(r))
-             for r in np.unique(widths)]
+    bands, widths = bands.astype(np.int64), widths.astype(np.int64)
+    with ThreadPoolExecutor(max(1, threads)) as pool:
+        found = list(pool.map(lambda r: band_pairs(matrix, bands, widths, partition, r), np.unique(widths).tolist()))
     pairs = np.concatenate([np.empty((0, 2), dtype=np.int64), *found])
     codes = np.unique(pairs[:, 0] * len(rows) + pairs[:, 1])  # each pair once, as one integer
     pairs = np.column_stack([codes // len(rows), codes % len(rows)])
@@ -75,37 +80,39 @@ def query_parameters(sizes: np.ndarray, threshold: float, num_perm: int
 @numba.njit(cache=True, nogil=True)
 def band_pairs(matrix, bands, widths, partition, r):  # pragma: no cover - compiled
     """Pairs (i, j), i < j, sorted and without repeats, of rows that share one of the first `b` bands of width
-    `r`, for the queries that probe the other row's partition with width `r`: per band, rows sorted by a
-    hash of the band, every ordered pair within a run of equal hashes checked (a rare false collision is
-    dropped); pairs are collected as i * rows + j and deduplicated whenever the buffer fills."""
+    `r`, for the queries that probe the other row's partition with width `r`: per band, the rows sorted by a
+    32-bit hash of the band (the row number in the low bits), every ordered pair within a run of equal
+    hashes checked on the band itself (a collision of the hash is dropped); pairs are kept once, as
+    i * rows + j, in an open-addressing set."""
     rows = matrix.shape[0]
     probed = 0
     for query in range(rows):
         for where in range(bands.shape[1]):
             if widths[query, where] == r and bands[query, where] > probed:
                 probed = bands[query, where]
-    out = np.empty(1024, dtype=np.int64)  # pair (a, b), a < b, as a * rows + b
-    found = 0
-    keys = np.empty(rows, dtype=np.uint64)
+    found = np.full(1024, -1, dtype=np.int64)  # the set of pairs: -1 marks a free slot
+    count = 0
+    keyed = np.empty(rows, dtype=np.uint64)  # band hash << 32 | row
+    spare = np.empty(rows, dtype=np.uint64)
     for band in range(probed):
         first = band * r
         for row in range(rows):
             key = np.uint64(matrix[row, first])
             for column in range(1, r):
                 key = key * _BAND_MULTIPLIER + np.uint64(matrix[row, first + column])
-            keys[row] = key
-        order = np.argsort(keys)
+            keyed[row] = (((key >> np.uint64(32)) ^ key) << np.uint64(32)) | np.uint64(row)
+        _radix_sort_high(keyed, spare)
         start = 0
         while start < rows:
             end = start + 1
-            while end < rows and keys[order[end]] == keys[order[start]]:
+            while end < rows and (keyed[end] >> np.uint64(32)) == (keyed[start] >> np.uint64(32)):
                 end += 1
             for a in range(start, end):
-                query = order[a]
+                query = np.int64(keyed[a] & _LOW32)
                 for b in range(start, end):
-                    indexed = order[b]
-                    if query == indexed:
+                    if a == b:
                         continue
+                    indexed = np.int64(keyed[b] & _LOW32)
                     where = partition[indexed]
                     if widths[query, where] != r or bands[query, where] <= band:
                         continue
@@ -116,21 +123,57 @@ def band_pairs(matrix, bands, widths, partition, r):  # pragma: no cover - compi
                             break
                     if not same:
                         continue
-                    if found == len(out):  # keep each pair once, then grow if still half full
-                        unique = np.unique(out[:found])
-                        found = len(unique)
-                        if 2 * found > len(out):
-                            out = np.empty(2 * len(out), dtype=np.int64)
-                        out[:found] = unique
-                    out[found] = min(query, indexed) * rows + max(query, indexed)
-                    found += 1
+                    if 2 * (count + 1) > len(found):
+                        found = _grown(found)
+                    count += _add(found, min(query, indexed) * rows + max(query, indexed))
             start = end
-    codes = np.unique(out[:found])
+    codes = np.sort(found[found >= 0])
     pairs = np.empty((len(codes), 2), dtype=np.int64)
     for index in range(len(codes)):
         pairs[index, 0] = codes[index] // rows
         pairs[index, 1] = codes[index] % rows
     return pairs
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _add(table, code):  # pragma: no cover - compiled
+    """Put `code` (>= 0) in the set; 1 when it was not there."""
+    mask = len(table) - 1
+    slot = np.int64((np.uint64(code) * _BAND_MULTIPLIER) >> np.uint64(32)) & mask
+    while table[slot] >= 0:
+        if table[slot] == code:
+            return 0
+        slot = (slot + 1) & mask
+    table[slot] = code
+    return 1
+
+
+@numba.njit(cache=True, nogil=True)
+def _grown(table):  # pragma: no cover - compiled
+    bigger = np.full(2 * len(table), -1, dtype=np.int64)
+    for code in table:
+        if code >= 0:
+            _add(bigger, code)
+    return bigger
+
+
+@numba.njit(cache=True, nogil=True)
+def _radix_sort_high(values, spare):  # pragma: no cover - compiled
+    """Sort `values` by their high 32 bits, stably (least significant digit first, 11 bits a pass): rows
+    written in order stay in order within a run."""
+    source, target = values, spare
+    for shift in (32, 43, 54):
+        counts = np.zeros(2049, dtype=np.int64)
+        for value in source:
+            counts[((value >> np.uint64(shift)) & np.uint64(2047)) + 1] += 1
+        for digit in range(2048):
+            counts[digit + 1] += counts[digit]
+        for value in source:
+            digit = (value >> np.uint64(shift)) & np.uint64(2047)
+            target[counts[digit]] = value
+            counts[digit] += 1
+        source, target = target, source
+    values[:] = source
 
 
 @lru_cache(maxsize=8)
