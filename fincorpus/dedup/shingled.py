@@ -1,18 +1,20 @@
-"""One document as verification sees it, packed in three arrays, and the compiled measures of a pair.
+"""One document as verification sees it, packed in four arrays, and the compiled measures of a pair.
 
-A measured document is `words` (uint64), `marks` (uint8) and `table` (int32), so that a pair is measured
-by one compiled call and a thread keeps a few hundred documents without a Python object per field:
+A measured document is `words` (uint64), `marks` (uint8), `first` and `table` (int32), so that a pair is
+measured by one compiled call and a thread keeps a few hundred documents without a Python object per field:
 
     words: header (_HEADER) | window hashes (n, text order) | figure contexts (f) | figure keys (f)
     marks: per window: 1 first occurrence of its hash, 2 masked (boilerplate or legal pages), and the flags
            of its hash in the document shifted by 2: 4 any shingle, 8 informative, 16 body (before the legal
            pages)
+    first: per window, the position of the first window with its hash
     table: open addressing on the low bits of the window hash (already spread by splitmix64's finaliser):
            1 + the position of the hash's first window, 0 for a free slot
 
-About 20 bytes per character of fingerprint. Two near-duplicates share long runs of windows, so a pair is
-measured by walking one document's windows along the other's, looking a hash up in the table only where
-the run breaks.
+About 25 bytes per character of fingerprint. A pair is measured by walking the shorter document's windows
+along the longer's, looking a hash up in the longer's table only where a run of shared windows breaks (two
+near-duplicates share long runs), and noting at each shared hash's first window in the longer what the
+shorter has of it; the longer's windows then read those notes, without a lookup.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ _HEADER = 8
 (0: none), mostly boilerplate (0/1), kept figures."""
 ANY, INFORMATIVE, BODY = 1, 2, 4  # flags of a shingle in a document
 _FIRST, _MASK, _FLAGS = 1, 2, 2  # marks of a window: bits, then the shift of its hash's flags
+_BOILERPLATE, _KEY_FLAGS = 8, ANY | INFORMATIVE | BODY  # a hash's flags while measuring: also boilerplate
 
 
 def window_count(words: np.ndarray) -> int:
@@ -82,7 +85,7 @@ def member(keys, has_zero, value):  # pragma: no cover - compiled
 @numba.njit(cache=True, nogil=True)
 def measure_document(codes, legal, size, boilerplate, boilerplate_zero, any_boilerplate, digit, figure_table,
                      figure_zero, context_size, min_chars):  # pragma: no cover - compiled
-    """(words, marks, table) of a fingerprint (`codes`, legal pages from fingerprint offset `legal`, -1:
+    """(words, marks, first, table) of a fingerprint (`codes`, legal pages from fingerprint offset `legal`, -1:
     none): its windows, each flagged with what its hash is in the document (a window is masked when it is
     a `boilerplate` hash or lies in the legal pages), and its figures not in `figure_table`, sorted."""
     contexts = np.empty(len(codes) + 1, dtype=np.uint64)
@@ -102,39 +105,37 @@ def measure_document(codes, legal, size, boilerplate, boilerplate_zero, any_boil
     words = np.empty(_HEADER + n + 2 * kept, dtype=np.uint64)
     marks = np.empty(n, dtype=np.uint8)
     table = np.zeros(capacity, dtype=np.int32)
-    slot_flags = np.zeros(capacity, dtype=np.uint8)
-    slot_of = np.empty(n, dtype=np.int32)
+    first = np.empty(n, dtype=np.int32)
+    flags_at = np.zeros(n, dtype=np.uint8)  # a hash's flags, at its first window
     windows = words[_HEADER:_HEADER + n]
     window_hashes_of(codes, size, windows)
     body_end = n if legal < 0 else legal
     mask = np.uint64(capacity - 1)
-    counts = np.zeros(3, dtype=np.int64)
-    masked_count = 0
+    all_count = informative_count = body_count = masked_count = 0
     for position in range(n):
         value = windows[position]
-        is_masked = position >= body_end
-        if not is_masked and any_boilerplate:
-            is_masked = member(boilerplate, boilerplate_zero, value)
-        new = ANY
-        if not is_masked:
-            new |= INFORMATIVE
-        if position < body_end:
-            new |= BODY
         slot = np.int64(value & mask)
         while table[slot] != 0 and windows[table[slot] - 1] != value:
             slot = (slot + 1) & np.int64(mask)
         if table[slot] == 0:
             table[slot] = position + 1
-        old = slot_flags[slot]
-        slot_flags[slot] = old | new
-        slot_of[position] = slot
-        gained = new & ~old
-        for bit in range(3):
-            counts[bit] += (gained >> bit) & 1
-        marks[position] = (_FIRST if old == 0 else 0) | (_MASK if is_masked else 0)
+        at = table[slot] - 1
+        first[position] = at
+        old = flags_at[at]
+        in_body = position < body_end
+        if old == 0 and in_body and any_boilerplate and member(boilerplate, boilerplate_zero, value):
+            old = _BOILERPLATE  # looked up at the hash's first window: its later ones are past it
+        is_masked = not in_body or (old & _BOILERPLATE) != 0
+        new = ANY | (0 if is_masked else INFORMATIVE) | (BODY if in_body else 0)
+        flags_at[at] = old | new
+        all_count += (old & ANY) == 0
+        informative_count += not is_masked and (old & INFORMATIVE) == 0
+        body_count += in_body and (old & BODY) == 0
+        marks[position] = (_FIRST if (old & ANY) == 0 else 0) | (_MASK if is_masked else 0)
         masked_count += is_masked
+    counts = (all_count, informative_count, body_count)
     for position in range(n):
-        marks[position] |= np.uint8(slot_flags[slot_of[position]] << _FLAGS)
+        marks[position] |= np.uint8((flags_at[first[position]] & _KEY_FLAGS) << _FLAGS)
     start = _HEADER + n
     words[start:start + kept] = np.sort(contexts[:kept])
     words[start + kept:start + 2 * kept] = np.sort(figures[:kept])
@@ -146,7 +147,7 @@ def measure_document(codes, legal, size, boilerplate, boilerplate_zero, any_boil
     words[_LEGAL] = 0 if legal < 0 else legal + 1
     words[_MOSTLY] = 1 if counts[1] < min_chars else 0
     words[_FIGURES] = kept
-    return words, marks, table
+    return words, marks, first, table
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -162,14 +163,34 @@ def _position_of(words, table, value):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
-def _covered(words, marks, other_words, other_marks, other_table, flag, use_mask, legal, size
+def _look_up(words, marks, other_words, other_marks, other_first, other_table, found, other_found
              ):  # pragma: no cover - compiled
-    """(distinct hashes of the document that `other` holds at all, characters inside a window whose hash
-    `other` holds with `flag` and counted, characters counted). Window i covers characters i .. i+width-1.
-    Counted: with `use_mask`, characters no masked window covers; else characters before `legal` (all with
-    legal < 0). Follows a run of windows both share along `other` before looking a hash up."""
+    """For each window of the document, the flags its hash has in `other` (`found`, 0: none); at the first
+    window of each hash `other` shares, the flags the document gives it (`other_found`, zeroed before).
+    Follows a run of windows both share along `other` before looking a hash up."""
     n = np.int64(words[_WINDOWS])
     other_n = np.int64(other_words[_WINDOWS])
+    there = np.int64(-1)  # the other's window equal to the previous window, -1: none
+    for position in range(n):
+        value = words[_HEADER + position]
+        if there >= 0 and there + 1 < other_n and other_words[_HEADER + there + 1] == value:
+            there += 1
+        else:
+            there = _position_of(other_words, other_table, value)
+        if there < 0:
+            found[position] = 0
+        else:
+            found[position] = other_marks[there] >> _FLAGS
+            other_found[other_first[there]] = marks[position] >> _FLAGS
+
+
+@numba.njit(cache=True, nogil=True)
+def _covered(words, marks, found, flag, use_mask, legal, size):  # pragma: no cover - compiled
+    """(distinct hashes of the document that `other` holds at all, characters inside a window whose hash
+    `other` holds with `flag` and counted, characters counted), from what `other` holds of each window
+    (`found`). Window i covers characters i .. i+width-1. Counted: with `use_mask`, characters no masked
+    window covers; else characters before `legal` (all with legal < 0)."""
+    n = np.int64(words[_WINDOWS])
     width = min(size, max(n, 1))
     chars = n + width - 1
     shared_until = 0
@@ -177,19 +198,13 @@ def _covered(words, marks, other_words, other_marks, other_table, flag, use_mask
     shared_distinct = 0
     shared_counted = 0
     counted = 0
-    there = np.int64(-1)  # the other's window equal to the previous window, -1: none
     for char in range(chars):
         if char < n:
-            value = words[_HEADER + char]
-            if there >= 0 and there + 1 < other_n and other_words[_HEADER + there + 1] == value:
-                there += 1
-            else:
-                there = _position_of(other_words, other_table, value)
-            found = np.int64(0) if there < 0 else np.int64(other_marks[there]) >> _FLAGS
-            window = np.int64(marks[char])
-            if found != 0 and window & _FIRST:
+            here = found[char]
+            window = marks[char]
+            if here != 0 and window & _FIRST:
                 shared_distinct += 1
-            if found & flag:
+            if here & flag:
                 shared_until = char + width
             if use_mask and window & _MASK:
                 masked_until = char + width
@@ -205,14 +220,12 @@ def _covered(words, marks, other_words, other_marks, other_table, flag, use_mask
 
 
 @numba.njit(cache=True, nogil=True)
-def _covered_share(words, marks, other_words, other_marks, other_table, flag, on_all, size
-                   ):  # pragma: no cover - compiled
+def _covered_share(words, marks, found, other_words, flag, on_all, size):  # pragma: no cover - compiled
     """(How many of the document's shingles `other` holds, share of its characters that lie in a window
     shared with `other`'s `flag` shingles, counting only characters that no boilerplate window covers)."""
     use_mask = not on_all and words[_MASKED] > 0
     legal = -1 if use_mask or words[_LEGAL] == 0 else np.int64(words[_LEGAL]) - 1
-    shared, covered, counted = _covered(words, marks, other_words, other_marks, other_table, flag, use_mask,
-                                        legal, size)
+    shared, covered, counted = _covered(words, marks, found, flag, use_mask, legal, size)
     other_count = other_words[_BODY] if flag == BODY else other_words[_INFORMATIVE]
     if words[_WINDOWS] == 0 or other_count == 0:
         return shared, 0.0
@@ -220,17 +233,25 @@ def _covered_share(words, marks, other_words, other_marks, other_table, flag, on
 
 
 @numba.njit(cache=True, nogil=True)
-def measure_pair(left_words, left_marks, left_table, right_words, right_marks, right_table, size, index, shares,
-                 counts):  # pragma: no cover - compiled
+def measure_pair(left_words, left_marks, left_first, left_table, right_words, right_marks, right_first,
+                 right_table, size, index, shares, counts):  # pragma: no cover - compiled
     """Measure a pair on informative shingles, or on body shingles when both sides are mostly boilerplate,
     into row `index` of `shares` (similarity, left in right, right in left) and `counts` (left windows,
     right windows, figures compared, figures differing)."""
     on_all = left_words[_MOSTLY] != 0 and right_words[_MOSTLY] != 0
     flag = BODY if on_all else INFORMATIVE
-    shared, left_in_right = _covered_share(left_words, left_marks, right_words, right_marks, right_table, flag,
-                                           on_all, size)
-    _, right_in_left = _covered_share(right_words, right_marks, left_words, left_marks, left_table, flag, on_all,
-                                      size)
+    left_found = np.zeros(left_words[_WINDOWS], dtype=np.uint8)
+    right_found = np.zeros(right_words[_WINDOWS], dtype=np.uint8)
+    if left_words[_WINDOWS] <= right_words[_WINDOWS]:
+        _look_up(left_words, left_marks, right_words, right_marks, right_first, right_table, left_found,
+                 right_found)
+        _spread(right_first, right_found)
+    else:
+        _look_up(right_words, right_marks, left_words, left_marks, left_first, left_table, right_found,
+                 left_found)
+        _spread(left_first, left_found)
+    shared, left_in_right = _covered_share(left_words, left_marks, left_found, right_words, flag, on_all, size)
+    _, right_in_left = _covered_share(right_words, right_marks, right_found, left_words, flag, on_all, size)
     union = np.int64(left_words[_ALL]) + np.int64(right_words[_ALL]) - shared
     shares[index, 0] = shared / union if union else 0.0
     shares[index, 1] = left_in_right
@@ -242,6 +263,13 @@ def measure_pair(left_words, left_marks, left_table, right_words, right_marks, r
     counts[index, 1] = right_words[_WINDOWS]
     counts[index, 2] = compared
     counts[index, 3] = compared - shared_minimum(left_keys, right_keys)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _spread(first, found):  # pragma: no cover - compiled
+    """What was noted at each hash's first window, at every window of that hash."""
+    for position in range(len(first)):
+        found[position] = found[first[position]]
 
 
 @numba.njit(cache=True, nogil=True, inline="always")

@@ -166,6 +166,7 @@ class Shingled:
 
     words: np.ndarray
     marks: np.ndarray
+    first: np.ndarray
     table: np.ndarray
 
     @property
@@ -218,8 +219,8 @@ def score_pair(left: Shingled, right: Shingled, shingle_size: int, min_numbers: 
     `inner_edits` (an alignment, the costly measure) only when the longer has under `title_chars`
     characters: the only pairs whose test reads it."""
     shares, counts, aligned = np.empty((1, 3)), np.empty((1, 4), dtype=np.int64), np.full((1, 2), -1)
-    packed.measure_pair(left.words, left.marks, left.table, right.words, right.marks, right.table,
-                        shingle_size, 0, shares, counts)
+    packed.measure_pair(left.words, left.marks, left.first, left.table, right.words, right.marks, right.first,
+                        right.table, shingle_size, 0, shares, counts)
     if _aligns(left, right, shingle_size, title_chars):
         aligned[0] = title_alignment(left.windows, right.windows, shingle_size)
     return PairScores.measured(shares, counts, aligned, shingle_size, min_numbers)[0]
@@ -321,8 +322,8 @@ class Verifier:
         for index, (forget_left, forget_right) in zip(indexes, last_use.tolist()):
             left_row, right_row = pairs[index]
             left, right = self.shingled(left_row), self.shingled(right_row)
-            packed.measure_pair(left.words, left.marks, left.table, right.words, right.marks, right.table, size,
-                                index, shares, counts)
+            packed.measure_pair(left.words, left.marks, left.first, left.table, right.words, right.marks,
+                                right.first, right.table, size, index, shares, counts)
             if _aligns(left, right, size, title_chars):
                 aligned[index] = title_alignment(left.windows, right.windows, size)
             if forget_left:
