@@ -8,7 +8,8 @@ Generates `--n` documents with `bench/synth.py` (report families, ~9 KB each) as
 documents, then builds them twice in this process: `pipeline.build` (engine local, no Prefect) and the
 `build-corpus` flow with `engine.kind: dask` on a LocalCluster of `--workers` worker processes (one thread
 each). Prefect's API server is started before the clock starts. A thread samples the resident memory of
-every worker process (psutil) for the per-worker peak; the driver's own peak is this process's.
+every worker process (psutil) for the per-worker peak, and this process's (the driver's) during the Dask build;
+`--dask-only` leaves out the local build, so that what the driver holds is the Dask build's alone.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ class WorkerMemory:
     def __init__(self) -> None:
         self.peaks: dict[int, int] = {}
         self.cpu: dict[int, float] = {}
+        self.own_peak = 0
+        """This process's peak RSS while sampled (the driver of a Dask build)."""
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
@@ -51,6 +54,7 @@ class WorkerMemory:
     def _sample(self) -> None:
         me = psutil.Process()
         while not self._stop.wait(0.2):
+            self.own_peak = max(self.own_peak, me.memory_info().rss)
             for child in me.children(recursive=True):
                 try:
                     if "uvicorn" in " ".join(child.cmdline()):
@@ -76,6 +80,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--per-file", type=int, default=100, help="documents per JSONL input file")
     parser.add_argument("--partition-files", type=int, default=2, help="engine.partition_files")
+    parser.add_argument("--dask-only", action="store_true",
+                        help="skip the local build: the driver's peak RSS is then the Dask build's alone")
     args = parser.parse_args()
 
     from flows.build import run_build
@@ -88,13 +94,17 @@ def main() -> None:
         local = Config()
         dask = Config(engine=EngineConfig(kind="dask", workers=args.workers, threads_per_worker=1,
                                           partition_files=args.partition_files))
-        with WorkerMemory() as pool:
-            driver_cpu = time.process_time()
-            started = time.perf_counter()
-            pipeline.build([root / "in"], root / "local", local)
-            local_seconds = time.perf_counter() - started
-            local_cpu = time.process_time() - driver_cpu + sum(pool.cpu.values())
-        driver_peak_local = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        rows = []
+        if not args.dask_only:
+            with WorkerMemory() as pool:
+                driver_cpu = time.process_time()
+                started = time.perf_counter()
+                pipeline.build([root / "in"], root / "local", local)
+                local_seconds = time.perf_counter() - started
+                local_cpu = time.process_time() - driver_cpu + sum(pool.cpu.values())
+            rows.append(("local (pipeline.build)", 1, local_seconds, local_cpu,
+                         resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, "-"))
+        driver_before = psutil.Process().memory_info().rss
         with api_for_workers(dask.engine):
             with WorkerMemory() as memory:
                 driver_cpu = time.process_time()
@@ -102,14 +112,10 @@ def main() -> None:
                 run_build([str(root / "in")], str(root / "dask"), dask)
                 dask_seconds = time.perf_counter() - started
                 dask_cpu = time.process_time() - driver_cpu + sum(memory.cpu.values())
-                driver_rss_dask = psutil.Process().memory_info().rss
-        same = all((root / "local" / name).read_bytes() == (root / "dask" / name).read_bytes() for name in TABLES)
-        worker_peak = max(memory.peaks.values(), default=0)
-        rows = [
-            ("local (pipeline.build)", 1, local_seconds, local_cpu, driver_peak_local, "-"),
-            (f"dask LocalCluster x{args.workers}", args.workers, dask_seconds, dask_cpu, worker_peak,
-             "yes" if same else "NO"),
-        ]
+        same = args.dask_only or all((root / "local" / name).read_bytes() == (root / "dask" / name).read_bytes()
+                                     for name in TABLES)
+        rows.append((f"dask LocalCluster x{args.workers}", args.workers, dask_seconds, dask_cpu,
+                     max(memory.peaks.values(), default=0), "-" if args.dask_only else "yes" if same else "NO"))
     print(f"{args.n} documents, {size / 1e6:.1f} MB of text, {args.n // args.per_file} files, "
           f"partition_files={args.partition_files}, {psutil.cpu_count()} cores")
     print(f"{'engine':<26}{'workers':>8}{'wall s':>9}{'CPU s':>8}{'docs/s':>9}{'docs/worker-hour':>18}"
@@ -118,7 +124,8 @@ def main() -> None:
         print(f"{name:<26}{workers:>8}{seconds:>9.1f}{cpu:>8.1f}{args.n / seconds:>9.1f}"
               f"{args.n / seconds * 3600 / workers:>18,.0f}{args.n / cpu * 3600:>15,.0f}{peak / 1e6:>20.0f}"
               f"{same_bytes:>12}")
-    print(f"driver (this process) RSS after the dask build: {driver_rss_dask / 1e6:.0f} MB")
+    print(f"driver (this process) peak RSS during the dask build: {memory.own_peak / 1e6:.0f} MB "
+          f"(before it: {driver_before / 1e6:.0f} MB)")
 
 
 if __name__ == "__main__":
