@@ -11,14 +11,14 @@ counts over many documents and a share of the source, never "seen twice".
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import accumulate
 
 import polars as pl
 
 from cleaners.base import CleanResult, removals
-
-_LINE = re.compile(r"[^\n]*\n?")
 
 
 def template_lines(texts: Sequence[str], sources: Sequence[str], *, min_docs: int, min_share: float,
@@ -45,12 +45,41 @@ class LineCounts:
     """source, source_docs: how many documents of the part each source has."""
 
 
+LineTally = tuple[Counter[tuple[str, str]], Counter[str]]
+"""`count_lines` as plain counters: (source, line) → documents holding it; source → documents."""
+
+WHITESPACE = ("\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009"
+              "\u200a\u2028\u2029\u202f\u205f\u3000")
+"""What polars' `str.strip_chars()` strips (Unicode White_Space; `str.strip()` also strips U+001C-U+001F), so
+that `line_tally` and `document_lines` take the same lines."""
+
+
 def count_lines(texts: Sequence[str], sources: Sequence[str], max_line_chars: int) -> LineCounts:
-    per_source = (pl.DataFrame({"source": list(sources)}, schema={"source": pl.String})
-                  .group_by("source").agg(pl.len().cast(pl.Int64).alias("source_docs")))
-    lines = (document_lines(texts, sources, max_line_chars)
-             .group_by("source", "line").agg(pl.len().cast(pl.Int64).alias("docs")))
-    return LineCounts(lines, per_source)
+    return counts_of(line_tally(texts, sources, max_line_chars))
+
+
+def line_tally(texts: Sequence[str], sources: Sequence[str], max_line_chars: int) -> LineTally:
+    """The table pass of `count_lines` in plain Python, which a forked worker can run (polars it cannot):
+    each stripped line of 1 to `max_line_chars` characters, once per document, as `document_lines` takes it.
+
+    >>> line_tally(["首页\\n甲\\n首页 ", "首页"], ["site", "site"], 20)[0][("site", "首页")]
+    2
+    """
+    lines: Counter[tuple[str, str]] = Counter()
+    for text, source in zip(texts, sources):
+        kept = {stripped for line in text.split("\n")
+                if 0 < len(stripped := line.strip(WHITESPACE)) <= max_line_chars}
+        lines.update([(source, line) for line in kept])
+    return lines, Counter(sources)
+
+
+def counts_of(tally: LineTally) -> LineCounts:
+    lines, sources = tally
+    return LineCounts(pl.DataFrame({"source": [source for source, _ in lines], "line": [line for _, line in lines],
+                                    "docs": list(lines.values())},
+                                   schema={"source": pl.String, "line": pl.String, "docs": pl.Int64}),
+                      pl.DataFrame({"source": list(sources), "source_docs": list(sources.values())},
+                                   schema={"source": pl.String, "source_docs": pl.Int64}))
 
 
 def document_lines(texts: Sequence[str], sources: Sequence[str], max_line_chars: int) -> pl.DataFrame:
@@ -97,5 +126,9 @@ class TemplateLines:
     name: str = "template_lines_v1"
 
     def __call__(self, text: str) -> CleanResult:
-        return removals(text, (match.span() for match in _LINE.finditer(text)
-                               if match.group().strip() in self.lines))
+        lines = text.split("\n")
+        found = [number for number, line in enumerate(lines) if line.strip() in self.lines]
+        if not found:
+            return CleanResult(text)
+        starts = list(accumulate([len(line) + 1 for line in lines], initial=0))  # each line with its newline
+        return removals(text, [(starts[number], min(starts[number + 1], len(text))) for number in found])

@@ -4,11 +4,13 @@ import doctest
 import importlib
 import re
 
+import polars as pl
 import pytest
 
 from cleaners import build_chain, clean_batch
 from cleaners.chrome import ChromeRule, ChromeRules
 from cleaners.repeats import RepeatedLines
+from cleaners.templates import count_lines, document_lines, line_tally
 from cleaners.rewrites import EmojiRewrites
 from cleaners.mojibake import MojibakeRepair
 from cleaners.unicode import ChineseConversion, InvisibleCharacters, WidthFold
@@ -141,6 +143,20 @@ def test_template_lines_are_not_counted_on_small_batches():
     few = clean_batch(texts, [""] * 3, CleaningConfig(template_min_docs=3, template_min_share=1.0))
     assert [result.text for result in few] == ["正文一\n", "正文二\n", "正文三\n"]
     assert few[0].removed[0].text == "导航\n" and few[0].removed[0].start == 0
+
+
+def test_template_line_counts_take_the_lines_polars_takes():
+    """The workers count lines in plain Python; the store's per-document table (`document_lines`) in polars:
+    the same lines, whatever whitespace edges them (U+001C-U+001F are whitespace to Python, not to polars)."""
+    edges = ["", " ", "\t", "\u3000", "\xa0", "\x1c", "\x1f", "\u2028", "\x85", "\r", "\u200b", "\ufeff"]
+    texts = [f"{left}导航{right}\n正文{number}\n{left}{right}\n" + "长" * 60 + "\n导航"
+             for number, (left, right) in enumerate((left, right) for left in edges for right in edges)]
+    sources = [f"site{number % 3}" for number in range(len(texts))]
+    expected = (document_lines(texts, sources, 50).group_by("source", "line").agg(pl.len().cast(pl.Int64).alias("docs"))
+                .sort("source", "line"))
+    lines, per_source = line_tally(texts, sources, 50)
+    assert count_lines(texts, sources, 50).lines.sort("source", "line").equals(expected)
+    assert sum(lines.values()) == expected["docs"].sum() and per_source == {"site0": 48, "site1": 48, "site2": 48}
 
 
 def test_a_bad_rule_file_is_a_one_line_config_error(tmp_path):

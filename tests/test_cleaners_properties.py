@@ -126,3 +126,15 @@ def _merged(spans):
 def test_chrome_on_candidate_lines_removes_what_every_rule_on_every_line_would(text):
     chrome = next(cleaner for cleaner in CHAIN.cleaners if cleaner.name.startswith("chrome"))
     assert chrome(text).text == _every_line_every_rule(chrome.rules, text)
+
+
+@settings(max_examples=150, deadline=None)
+@given(LINES.map(lambda text: text.replace("报告", "风险提示\n")), st.booleans())
+def test_template_lines_remove_each_line_whose_stripped_text_is_a_template_with_its_newline(text, newline_at_end):
+    text += "\n" if newline_at_end else ""
+    lines = frozenset({"风险提示", "查看更多", "2页"})
+    pieces = text.split("\n")
+    with_newlines = [piece + "\n" for piece in pieces[:-1]] + [pieces[-1]]
+    expected = "".join(line for line in with_newlines if line.strip() not in lines)
+    result = TemplateLines(lines)(text)
+    assert result.text == expected and apply_edits(text, result.edits) == expected
