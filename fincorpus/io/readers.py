@@ -260,13 +260,14 @@ def _metadata(record: dict) -> dict[str, str | None]:
 
 
 def _record_document(file: InputFile, where: str, locator: str, record: object, digest: str,
-                     config: InputConfig) -> RawDocument:
-    """One JSONL/Parquet record. `where` is 'line 4' or 'row 3', `locator` is '<file>:<line or row>'."""
+                     config: InputConfig, valid_unicode: bool = False) -> RawDocument:
+    """One JSONL/Parquet record. `where` is 'line 4' or 'row 3', `locator` is '<file>:<line or row>'.
+    `valid_unicode`: the record is known to hold no lone surrogate, which need not be looked for then."""
     if not isinstance(record, dict):
         return _unreadable(file, Reason.MALFORMED_RECORD, f"{where}: record is not an object", locator, digest)
     raw_id = record.get("id")
     doc_id = locator if raw_id is None or raw_id == "" else str(raw_id)
-    if _unencodable(doc_id):
+    if not valid_unicode and _unencodable(doc_id):
         return _unreadable(file, Reason.MALFORMED_RECORD, f"{where}: 'id' holds a lone surrogate", locator, digest)
     text = record.get("text")
 
@@ -276,10 +277,13 @@ def _record_document(file: InputFile, where: str, locator: str, record: object, 
         return refuse(Reason.MALFORMED_RECORD, "record has no 'text'")
     if not isinstance(text, str):
         return refuse(Reason.MALFORMED_RECORD, f"'text' is {type(text).__name__}, not a string")
-    if len(text) > config.max_doc_bytes or len(text.encode("utf-8", "surrogatepass")) > config.max_doc_bytes:
+    # UTF-8 takes 4 bytes a character at most: most texts need not be encoded to know they fit.
+    if len(text) > config.max_doc_bytes or (len(text) * 4 > config.max_doc_bytes
+                                            and len(text.encode("utf-8", "surrogatepass")) > config.max_doc_bytes):
         return refuse(Reason.TOO_LARGE, f"text larger than input.max_doc_bytes {config.max_doc_bytes}")
     metadata = _metadata(record)
-    if _unencodable(text) or any(value is not None and _unencodable(value) for value in metadata.values()):
+    if not valid_unicode and (_unencodable(text) or any(value is not None and _unencodable(value)
+                                                         for value in metadata.values())):
         return refuse(Reason.MALFORMED_RECORD, "text or metadata holds a lone surrogate (invalid Unicode)")
     return _finish(RawDocument(doc_id, file.name, digest, text, "utf-8", metadata, locator=locator))
 
@@ -342,15 +346,24 @@ def _read_parquet(file: InputFile, config: InputConfig) -> Iterator[RawDocument]
         first_row = end
 
 
+def _record_hash(record: dict) -> tuple[str, bool]:
+    """The input hash of a Parquet record (xxh3 of its JSON, keys sorted), and whether it holds no lone
+    surrogate anywhere: its JSON, which quotes every string of the record as it is, then encodes strictly."""
+    dumped = json.dumps(record, ensure_ascii=False, sort_keys=True, default=str)
+    try:
+        return input_hash(dumped.encode("utf-8")), True
+    except UnicodeEncodeError:
+        return input_hash(dumped.encode("utf-8", "surrogatepass")), False
+
+
 def _read_row_group(file: InputFile, parquet: pq.ParquetFile, group: int, wanted: list[str], row: int, end: int,
                     config: InputConfig) -> Iterator[RawDocument]:
     """The rows of one row group (memory: one record batch); rows that cannot be read are one quarantined row."""
     try:
         for batch in parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS, row_groups=[group], columns=wanted):
             for record in batch.to_pylist():
-                digest = input_hash(json.dumps(record, ensure_ascii=False, sort_keys=True, default=str)
-                                    .encode("utf-8", "surrogatepass"))
-                yield _record_document(file, f"row {row}", f"{file.name}:{row}", record, digest, config)
+                digest, valid_unicode = _record_hash(record)
+                yield _record_document(file, f"row {row}", f"{file.name}:{row}", record, digest, config, valid_unicode)
                 row += 1
     except Exception as exc:  # noqa: BLE001 - a page that cannot be read quarantines the rest of its row group
         locator = f"{file.name}:{row}-{end - 1}"
