@@ -4,7 +4,8 @@ A batch is cut into tasks of `engine.batch_docs` documents, each task runs in a 
 results come back in input order (`Executor.map`), so the stages that follow see exactly what a single
 process would have produced. Workers are forked when this process runs no other thread, else spawned
 (see `_start_method`); a spawned worker imports the caller's `__main__` module again, so a script that calls
-`build` needs the usual `if __name__ == "__main__":` guard.
+`build` needs the usual `if __name__ == "__main__":` guard. A forked worker must not run polars: a copy of a
+process whose polars threads have started waits for them forever.
 """
 
 from __future__ import annotations
@@ -67,23 +68,30 @@ class Workers:
     def submit(self, function: Callable[[Sequence[Item]], list[Result]], items: Sequence[Item]) -> "Pending[Result]":
         size = self._engine.batch_docs
         batches = [items[start:start + size] for start in range(0, len(items), size)]
-        if min(worker_count(self._engine), len(batches)) < 2:
-            return Pending(done=[result for batch in batches for result in function(batch)])
+        return self.map(function, batches, flatten=True)
+
+    def map(self, function: Callable[[Item], Result], tasks: Sequence[Item], flatten: bool = False) -> "Pending":
+        """`function(task)` for each task (a list of them, concatenated, when `flatten`), in the worker
+        processes when there are two tasks or more and more than one worker, else in this process at once."""
+        if min(worker_count(self._engine), len(tasks)) < 2:
+            done = [function(task) for task in tasks]
+            return Pending(done=[result for chunk in done for result in chunk] if flatten else done)
         if self._pool is None:
             self._pool = ProcessPoolExecutor(max_workers=worker_count(self._engine),
                                              mp_context=multiprocessing.get_context(_start_method()))
-        return Pending(futures=[self._pool.submit(function, batch) for batch in batches])
+        return Pending(futures=[self._pool.submit(function, task) for task in tasks], flatten=flatten)
 
 
 class Pending:
     """The results of one `Workers.submit`, in input order."""
 
-    def __init__(self, done: list | None = None, futures: list[Future] | None = None) -> None:
-        self._done, self._futures = done, futures or []
+    def __init__(self, done: list | None = None, futures: list[Future] | None = None, flatten: bool = True) -> None:
+        self._done, self._futures, self._flatten = done, futures or [], flatten
 
     def result(self) -> list:
         if self._done is None:
-            self._done = [result for future in self._futures for result in future.result()]
+            results = [future.result() for future in self._futures]
+            self._done = [item for chunk in results for item in chunk] if self._flatten else results
         return self._done
 
 

@@ -3,13 +3,18 @@
     read + first clean (batches, workers) → template lines → finish cleaning (batches) → runs on disk
     → deduplicate (texts read back from the runs) → lineage (in memory: no texts) → write (merged runs)
 
-1. `read_and_clean`: documents are read `engine.stream_docs` at a time; each batch's per-document cleaning
-   runs in the worker processes while this process reads the next batch. The first-pass results are spilled
-   to the work directory and the batch's template-line counts are kept (short lines only: `cleaners.templates`).
+1. `read_and_clean`: documents are read `engine.stream_docs` at a time; each batch is cut into worker tasks
+   of `engine.batch_docs` documents that clean, count their template lines (short lines only:
+   `cleaners.templates`) and spill their results to the work directory, while this process reads the next
+   batch. Texts go to the workers and never come back; this process keeps the line counts and what reading
+   said of each document, and spills each batch's documents without their texts.
 2. `finish_cleaning`: the template lines of the whole batch (every document read) are chosen from the
-   merged counts, then each spilled batch is finished and written as two *runs* sorted by doc_id (texts as
-   read and cleaned; removed spans, `fincorpus.io.runs`). What stays in memory is the index: one row per
-   document with what reading said of it, its character counts and where its texts are.
+   merged counts, then the workers finish each spilled batch and write it as two *runs* sorted by doc_id
+   (texts as read and cleaned; removed spans, `fincorpus.io.runs`). What stays in memory is the index: one
+   row per document with what reading said of it, its character counts and where its texts are.
+
+The workers are forked and so run no polars (`fincorpus.parallel`): they count lines with plain counters and
+write runs with pyarrow; this process does the polars work (merging counts, the index).
 3. `dedup_cleaned`: the engine reads the cleaned texts through a disk-backed sequence (`RunTexts`).
 4. `assemble_index`: lineage and the corpus rows without their text, from the index and the assignments.
 5. `write_streamed`: the runs merged in doc_id order into corpus, documents and removed_spans, chunk by
@@ -30,11 +35,12 @@ from itertools import islice
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
 
 from cleaners import ChainResult
 from cleaners.registry import batch_templates, finish_batch
-from cleaners.templates import LineCounts, count_lines, merge_line_counts
-from fincorpus.config import Config
+from cleaners.templates import LineCounts, LineTally, count_lines, counts_of, line_tally, merge_line_counts
+from fincorpus.config import CleaningConfig, Config
 from fincorpus.dedup import DedupResult
 from fincorpus.documents import RawDocument, Status
 from fincorpus.errors import OutputError
@@ -43,23 +49,27 @@ from fincorpus.io.runs import RunTexts, merge_runs, write_run, write_texts
 from fincorpus.io.writers import (describe_os_error, parquet_rows_atomic, staged_directory, write_manifest,
                                   write_parquet_atomic)
 from fincorpus.lineage import CORPUS_SCHEMA, DOCUMENTS_SCHEMA, REMOVED_SPANS_SCHEMA, verify_written
-from fincorpus.parallel import Workers, clean_each
+from fincorpus.parallel import Pending, Workers, clean_each
 from fincorpus.pipeline import (_HAS_CONTENT, CleanedBatch, Progress, cleaned_batch, corpus_of, dedup_texts,
                                 lineage_join, lineage_of, raw_frame, site_of)
 from fincorpus.report.files import load_tables, write_reports
 
-_SPILL = "first-pass-{:06d}.pickle"
+_BATCH = "batch-{:06d}.pickle"
+_SPILL = "first-pass-{:06d}-{:04d}.pickle"
 _DOCUMENT_RUN = "documents-{:06d}.parquet"
 _SPAN_RUN = "spans-{:06d}.parquet"
 _TEXT_RUN = "texts-{:06d}.utf8"
 _COMPACT_EVERY = 8
-"""Per-batch line counts are merged into one table every this many batches (memory: distinct short lines)."""
+"""Per-task line counts are merged into one table every this many parts (memory: distinct short lines)."""
 
 
 @dataclass(frozen=True, slots=True)
 class FirstPass:
     work: Path
-    batches: int
+    parts: tuple[int, ...]
+    """Per batch, the parts its first-pass results were spilled in (one per worker task)."""
+    read: tuple[pl.DataFrame, ...]
+    """Per batch, what reading said of each document (`pipeline.raw_frame`: no texts)."""
     line_counts: LineCounts | None
     """Template-line counts of every document read (None when the template rule is off)."""
 
@@ -93,22 +103,53 @@ class IndexTables:
 
 
 def read_and_clean(inputs: Iterable[str | Path], config: Config, work: Path) -> FirstPass:
-    """Pass 1: read and first-pass clean every document, a batch at a time; spill the results to `work`."""
+    """Pass 1: read and first-pass clean every document, a batch at a time. Each worker task cleans its
+    part of a batch, counts its template lines and spills its results to `work` itself, so texts go to the
+    workers and never come back through this process; this process keeps reading meanwhile and spills each
+    batch's documents (readable ones without their text, which the results keep as `original`)."""
     files = discover(inputs, config.input)
-    counts = _LineCounter(config) if config.cleaning.template_min_docs > 0 else None
-    batches = 0
+    counts = _LineCounter() if config.cleaning.template_min_docs > 0 else None
+    size = config.engine.batch_docs
+    parts: list[int] = []
+    read: list[pl.DataFrame] = []
     with Workers(config.engine) as workers:
         waiting = None
-        for batch in _batched(read_all(files, config.input), config.engine.stream_docs):
+        for number, batch in enumerate(_batched(read_all(files, config.input), config.engine.stream_docs)):
             readable = [doc for doc in batch if doc.status is None]
-            pending = workers.submit(partial(clean_each, config.cleaning), [doc.text for doc in readable])
-            if waiting is not None:  # while the workers clean this batch, spill the one before
-                _spill(work, *waiting, counts)
-            waiting = (batches, batch, readable, pending)
-            batches += 1
+            sites = [site_of(doc) for doc in readable]
+            tasks = [(work / _SPILL.format(number, part), [doc.text for doc in readable[start:start + size]],
+                      sites[start:start + size]) for part, start in enumerate(range(0, len(readable), size))]
+            pending = workers.map(partial(_first_pass_part, config.cleaning, counts is not None), tasks)
+            for doc in readable:
+                doc.text = None
+            with open(work / _BATCH.format(number), "wb") as stream:
+                pickle.dump((batch, sites), stream, protocol=pickle.HIGHEST_PROTOCOL)
+            parts.append(len(tasks))
+            read.append(raw_frame(batch))
+            if waiting is not None:  # while the workers clean this batch, take the counts of the one before
+                _count(waiting, counts)
+            waiting = pending
         if waiting is not None:
-            _spill(work, *waiting, counts)
-    return FirstPass(work, batches, counts.total() if counts else None)
+            _count(waiting, counts)
+    line_counts = counts.total(config.cleaning.template_max_chars) if counts is not None else None
+    return FirstPass(work, tuple(parts), tuple(read), line_counts)
+
+
+def _first_pass_part(cleaning: CleaningConfig, count: bool, task: tuple[Path, list[str], list[str]]
+                     ) -> LineTally | None:
+    """In a worker: the per-document chain over one part of a batch, spilled to `spill`; its line counts
+    (plain counters: a forked worker runs no polars)."""
+    spill, texts, sites = task
+    results = clean_each(cleaning, texts)
+    with open(spill, "wb") as stream:
+        pickle.dump(results, stream, protocol=pickle.HIGHEST_PROTOCOL)
+    return line_tally([result.text for result in results], sites, cleaning.template_max_chars) if count else None
+
+
+def _count(pending: Pending, counts: _LineCounter | None) -> None:
+    for tally in pending.result():
+        if counts is not None:
+            counts.add(counts_of(tally))
 
 
 def _batched(documents: Iterator[RawDocument], size: int) -> Iterator[list[RawDocument]]:
@@ -116,58 +157,103 @@ def _batched(documents: Iterator[RawDocument], size: int) -> Iterator[list[RawDo
         yield batch
 
 
-def _spill(work: Path, number: int, batch: list[RawDocument], readable: list[RawDocument], pending,
-           counts: _LineCounter | None) -> None:
-    results: list[ChainResult] = pending.result()
-    sites = [site_of(doc) for doc in readable]
-    if counts is not None:
-        counts.add([result.text for result in results], sites)
-    for doc in readable:
-        doc.text = None  # the result keeps the text as read (`original`): spill it once
-    with open(work / _SPILL.format(number), "wb") as stream:
-        pickle.dump((batch, sites, results), stream, protocol=pickle.HIGHEST_PROTOCOL)
-
-
 class _LineCounter:
     """Template-line counts over many batches, merged as they come so the parts never pile up."""
 
-    def __init__(self, config: Config) -> None:
-        self._max_chars = config.cleaning.template_max_chars
+    def __init__(self) -> None:
         self._parts: list[LineCounts] = []
 
-    def add(self, texts: list[str], sites: list[str]) -> None:
-        self._parts.append(count_lines(texts, sites, self._max_chars))
+    def add(self, part: LineCounts) -> None:
+        self._parts.append(part)
         if len(self._parts) >= _COMPACT_EVERY:
             self._parts = [merge_line_counts(self._parts)]
 
-    def total(self) -> LineCounts:
-        return merge_line_counts(self._parts) if self._parts else count_lines([], [], self._max_chars)
+    def total(self, max_chars: int) -> LineCounts:
+        return merge_line_counts(self._parts) if self._parts else count_lines([], [], max_chars)
 
 
 def finish_cleaning(first: FirstPass, config: Config) -> CleanedRuns:
-    """Pass 2: the batch's template lines on each spilled batch, then each batch as runs sorted by doc_id."""
+    """Pass 2: the template lines of the whole batch from the merged counts, then, in the workers, each
+    spilled batch finished with them and written as runs sorted by doc_id; here, its index rows."""
     templates = batch_templates(first.line_counts, config.cleaning) if first.line_counts is not None else {}
-    index = []
-    for number in range(first.batches):
-        spill = first.work / _SPILL.format(number)
-        with open(spill, "rb") as stream:
-            batch, sites, results = pickle.load(stream)
-        spill.unlink()
-        readable = [doc for doc in batch if doc.status is None]
-        for doc, result in zip(readable, results):
-            doc.text = result.original
-        finish_batch(results, sites, templates, config.cleaning)
-        index.append(_write_runs(first.work, number, batch, readable, results))
-    return CleanedRuns(first.work, pl.concat(index) if index else _write_runs(first.work, 0, [], [], []).clear(),
+    with Workers(config.engine) as workers:
+        figures = workers.map(partial(_finish_batch, config.cleaning, templates, first.work),
+                              list(enumerate(first.parts))).result()
+    index = [_index_rows(first.work, number, read, batch_figures)
+             for number, (read, batch_figures) in enumerate(zip(first.read, figures))]
+    return CleanedRuns(first.work, pl.concat(index) if index else _empty_index(first.work),
                        config.engine.stream_docs)
 
 
+def _empty_index(work: Path) -> pl.DataFrame:
+    return _index_rows(work, 0, raw_frame([]), _write_runs(work, 0, [], [], []))
+
+
+def _finish_batch(cleaning: CleaningConfig, templates: dict[str, frozenset[str]], work: Path,
+                  task: tuple[int, int]) -> pa.Table:
+    """In a worker: one spilled batch finished with the template lines and written as runs; the cleaning
+    figures of its documents (`_write_runs`)."""
+    number, parts = task
+    with open(work / _BATCH.format(number), "rb") as stream:
+        batch, sites = pickle.load(stream)
+    results: list[ChainResult] = []
+    for part in range(parts):
+        with open(work / _SPILL.format(number, part), "rb") as stream:
+            results.extend(pickle.load(stream))
+    for spill in [work / _BATCH.format(number), *(work / _SPILL.format(number, part) for part in range(parts))]:
+        spill.unlink()
+    readable = [doc for doc in batch if doc.status is None]
+    for doc, result in zip(readable, results):
+        doc.text = result.original
+    finish_batch(results, sites, templates, cleaning)
+    return _write_runs(work, number, batch, readable, results)
+
+
+_FIGURES = pa.schema([("doc_id", pa.string()), ("chars_in", pa.int64()), ("chars_out", pa.int64()),
+                      ("chars_removed", pa.int64()), ("chars_rewritten", pa.int64()), ("spans", pa.int64())])
+_DOCUMENT_RUN_SCHEMA = pa.schema([("doc_id", pa.string()), ("text_as_read", pa.string()), ("text", pa.string())])
+_SPAN_RUN_SCHEMA = pa.schema([("doc_id", pa.string()), ("rule", pa.string()), ("start", pa.int64()),
+                              ("end", pa.int64()), ("text", pa.string())])
+
+
 def _write_runs(work: Path, number: int, batch: list[RawDocument], readable: list[RawDocument],
-                results: list[ChainResult]) -> pl.DataFrame:
-    """Write the batch's document, text and span runs; return its index rows (in reading order)."""
-    tables = run_tables(batch, cleaned_batch(zip(readable, results)))
-    write_texts(tables.documents["text"].to_arrow(), work / _TEXT_RUN.format(number))  # what dedup_cleaned reads
-    return write_runs(work, number, tables)
+                results: list[ChainResult]) -> pa.Table:
+    """Write the batch's document run (doc_id, text_as_read, text: cleaned, null for a document that could not
+    be read), its cleaned texts for `RunTexts` and its span run (REMOVED_SPANS_SCHEMA), sorted by doc_id;
+    return, in the same order, each document's figures as `pipeline.cleaned_batch` counts them (null for one
+    not read) and its span count, as `run_tables` (polars, for a partitioned build) makes the same runs.
+    Arrow and plain Python only: this runs in forked workers, which polars cannot (`fincorpus.parallel`)."""
+    cleaned = {doc.doc_id: result for doc, result in zip(readable, results)}
+    documents = sorted(batch, key=lambda doc: doc.doc_id)  # doc_ids are unique: code point order = polars' order
+    texts = [cleaned.get(doc.doc_id) for doc in documents]
+    spans = sorted((doc.doc_id, span.start, span.end, span.rule, span.text)
+                   for doc, result in zip(readable, results) for span in result.removed)
+    runs = pa.table([[doc.doc_id for doc in documents], [doc.text for doc in documents],
+                     [None if result is None else result.text for result in texts]], schema=_DOCUMENT_RUN_SCHEMA)
+    write_run(runs, work / _DOCUMENT_RUN.format(number))
+    write_texts(runs["text"], work / _TEXT_RUN.format(number))  # what dedup_cleaned reads
+    write_run(pa.Table.from_pylist([{"doc_id": doc_id, "rule": rule, "start": start, "end": end, "text": text}
+                                    for doc_id, start, end, rule, text in spans], schema=_SPAN_RUN_SCHEMA),
+              work / _SPAN_RUN.format(number))
+    figures = [(doc.doc_id, None, None, None, None, 0) if result is None else
+               (doc.doc_id, len(result.original), len(result.text),
+                sum(span.end - span.start for span in result.removed), sum(result.rewritten.values()),
+                len(result.removed)) for doc, result in zip(documents, texts)]
+    return pa.Table.from_arrays([pa.array(column, type=field.type) for column, field in
+                                 zip(zip(*figures) if figures else [[]] * len(_FIGURES), _FIGURES)], schema=_FIGURES)
+
+
+def _index_rows(work: Path, number: int, read: pl.DataFrame, figures: pa.Table) -> pl.DataFrame:
+    """A batch's index rows in reading order: what reading said (`read`), the cleaning figures, whether the
+    cleaned text holds letters or digits (polars' regex, read back from the run) and where its rows are."""
+    texts = pl.read_parquet(work / _DOCUMENT_RUN.format(number), columns=["text"])["text"]
+    runs = (pl.from_arrow(figures)
+            .with_columns(texts.str.contains(_HAS_CONTENT.pattern).fill_null(False).alias("has_content"))
+            .with_row_index("row")
+            .with_columns(pl.lit(number, pl.Int32).alias("run"), pl.col("row").cast(pl.Int32)))
+    return (read.with_row_index("read_order").join(runs, on="doc_id", how="left").sort("read_order")
+            .select("row", *read.columns, "chars_in", "chars_out", "chars_removed", "chars_rewritten", "spans",
+                    "has_content", "run"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,7 +299,7 @@ def gather_runs(work: Path, parts: Iterable[RunTables], batch_docs: int) -> Clea
     partition in memory at a time), in partition (reading) order: what `finish_cleaning` gives on the whole
     batch."""
     index = [write_runs(work, number, tables) for number, tables in enumerate(parts)]
-    return CleanedRuns(work, pl.concat(index) if index else _write_runs(work, 0, [], [], []).clear(), batch_docs)
+    return CleanedRuns(work, pl.concat(index) if index else _empty_index(work), batch_docs)
 
 
 def dedup_cleaned(cleaned: CleanedRuns, config: Config, progress: Progress | None = None) -> DedupResult:

@@ -29,9 +29,11 @@ RUN_ROW_GROUP_ROWS = 64
 across batches)."""
 
 
-def write_run(frame: pl.DataFrame, path: Path) -> None:
-    """`frame` (already sorted by doc_id) as a run. Fast compression: a run is read once or twice, then removed."""
-    pq.write_table(frame.to_arrow(), path, row_group_size=RUN_ROW_GROUP_ROWS, compression="lz4",
+def write_run(frame: pl.DataFrame | pa.Table, path: Path) -> None:
+    """`frame` (already sorted by doc_id) as a run. Fast compression: a run is read once, then removed. No
+    dictionary encoding: texts seldom repeat."""
+    table = frame if isinstance(frame, pa.Table) else frame.to_arrow()
+    pq.write_table(table, path, row_group_size=RUN_ROW_GROUP_ROWS, compression="lz4", use_dictionary=False,
                    write_statistics=False)
 
 
