@@ -179,8 +179,8 @@ class EngineConfig(_Section):
     dedup_tasks: int = Field(default=4, ge=1)
     """`dask` only: tasks LSH banding is cut into, by the hash of a band's values (each bucket in one task)."""
     local_workers: int | None = Field(default=None, ge=1)
-    """`local` only: worker processes for cleaning; null: one per CPU core, 1: none (outputs are byte-identical
-    with any number, a test holds 1 and 2 the same)."""
+    """`local` only: worker processes for cleaning and finishing batches; null: one per CPU core, 1: none
+    (outputs are byte-identical with any number, a test holds 1 and 2 the same)."""
     batch_docs: int = Field(default=256, ge=1)
     """`local` only: documents per task sent to a worker; a batch smaller than two tasks is cleaned in this process."""
     stream_docs: int = Field(default=1000, ge=1)
