@@ -313,22 +313,20 @@ class Verifier:
         return score_pair(self.shingled(left), self.shingled(right), self.config.shingle_size,
                           self.config.min_numbers, self.config.title_chars)
 
-    def score_into(self, pairs: list[list[int]], indexes: list[int], last_use: np.ndarray, shares: np.ndarray,
-                   counts: np.ndarray, aligned: np.ndarray) -> None:
-        """Measure `pairs[index]` for each of `indexes` into row `index` of `measure_pair`'s arrays (and
-        `aligned`), forgetting a document after the pair where `last_use` ((len(indexes), 2) bools) says it
-        is last needed."""
+    def score_into(self, indexes: list[int], lefts: list[int], rights: list[int], forget: list[int],
+                   shares: np.ndarray, counts: np.ndarray, aligned: np.ndarray) -> None:
+        """Measure pair (lefts[k], rights[k]) into row indexes[k] of `measure_pair`'s arrays (and `aligned`),
+        forgetting a document after the pair where `forget[k]` says it is last needed (1 left, 2 right)."""
         size, title_chars, cache = self.config.shingle_size, self.config.title_chars, self._cache
-        for index, (forget_left, forget_right) in zip(indexes, last_use.tolist()):
-            left_row, right_row = pairs[index]
+        for index, left_row, right_row, last in zip(indexes, lefts, rights, forget):
             left, right = self.shingled(left_row), self.shingled(right_row)
             packed.measure_pair(left.words, left.marks, left.first, left.table, right.words, right.marks,
                                 right.first, right.table, size, index, shares, counts)
             if _aligns(left, right, size, title_chars):
                 aligned[index] = title_alignment(left.windows, right.windows, size)
-            if forget_left:
+            if last & 1:
                 cache.pop(left_row, None)
-            if forget_right:
+            if last & 2:
                 cache.pop(right_row, None)
 
 
@@ -349,7 +347,6 @@ def verify_pairs(pairs: np.ndarray, verifier: Verifier, threads: int = 1, block_
         return PairScores.measured(shares, counts, aligned, size, min_numbers)
     threads = max(1, threads)
     order, component = _schedule(pairs)
-    listed = pairs.tolist()
     workers = [verifier.sibling() for _ in range(threads)]
     chunk_pairs = max(1, block_docs // (2 * threads))  # a pair brings two documents at most
     lanes = []
@@ -359,7 +356,9 @@ def verify_pairs(pairs: np.ndarray, verifier: Verifier, threads: int = 1, block_
 
     def measure(worker: Verifier, indexes: np.ndarray, last_use: np.ndarray, texts: dict[int, str]) -> None:
         worker.texts = texts
-        worker.score_into(listed, indexes.tolist(), last_use, shares, counts, aligned)
+        chunk = pairs[indexes]
+        worker.score_into(indexes.tolist(), chunk[:, 0].tolist(), chunk[:, 1].tolist(),
+                          (last_use[:, 0] + 2 * last_use[:, 1]).tolist(), shares, counts, aligned)
 
     def texts_of(indexes: np.ndarray) -> dict[int, str]:
         return {row: verifier.texts[row] for row in np.unique(pairs[indexes]).tolist()}
