@@ -42,7 +42,7 @@ class FrequencySketch:
 
     def add(self, distinct: np.ndarray) -> None:
         """Count one document's distinct hashes (shingles and figure keys together)."""
-        _sketch_add(distinct, self.counters, self.shift)
+        sketch_add(distinct, self.counters, self.shift)
 
     def merge(self, other: FrequencySketch) -> FrequencySketch:
         if len(other.counters) != len(self.counters):
@@ -59,11 +59,13 @@ def _saturating_add(counters, others):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
-def _sketch_add(distinct, counters, shift):  # pragma: no cover - compiled
-    for value in distinct:
-        where = value >> shift
-        if counters[where] < 65535:
-            counters[where] += 1
+def sketch_add(distinct, counters, shift):  # pragma: no cover - compiled
+    """Count each of `distinct` once (saturating). No branch, and no iteration waits on another, so the
+    processor overlaps the cache misses of a sketch far larger than its caches."""
+    for index in range(len(distinct)):
+        where = distinct[index] >> shift
+        count = counters[where]
+        counters[where] = count + (count < 65535)
 
 
 class ExactCounts:

@@ -25,7 +25,8 @@ import numpy as np
 import xxhash
 
 from fincorpus.config import DedupConfig
-from fincorpus.dedup.boilerplate import ExactCounts, FrequencySketch, HashSet, _heading_pattern, legal_section_start
+from fincorpus.dedup.boilerplate import (ExactCounts, FrequencySketch, HashSet, _heading_pattern, legal_section_start,
+                                        sketch_add)
 from fincorpus.dedup.codepoints import (code_points, figure_keys_into, fingerprint_codes, fold_table, window_hash,
                                         window_hashes_of)
 from fincorpus.dedup.shingles import fingerprint_text
@@ -71,11 +72,6 @@ class Shingler:
             self._windows = np.empty(2 * len(codes), dtype=np.uint64)
         return self._windows[:window_hashes_of(codes, self.size, self._windows)]
 
-    def distinct(self, values: np.ndarray) -> np.ndarray:
-        """`values` without repeats, in order of first occurrence."""
-        self._reserve(len(values))
-        return self._distinct[:_distinct(values, self._keys, self._stamps, self._next_stamp(), self._distinct)]
-
     def count(self, codes: np.ndarray, sketch: FrequencySketch) -> None:
         """Add the document's distinct shingles and distinct figures to `sketch` (one compiled call)."""
         self._reserve_figures(len(codes))
@@ -103,14 +99,6 @@ class Shingler:
             signer.low_a, signer.low_b, signature, fold_table().digit, self._contexts, self._figures)
         return (signature, plain_count, self._candidates[:candidate_count], self._in_body[:candidate_count],
                 self._figures[:figure_count])
-
-    def figures(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(context hash, figure key) of every figure, in text order (`codepoints.figure_keys_into`)."""
-        if len(codes) > len(self._figures):
-            self._contexts = np.empty(2 * len(codes), dtype=np.uint64)
-            self._figures = np.empty(2 * len(codes), dtype=np.uint64)
-        found = figure_keys_into(codes, fold_table().digit, FIGURE_CONTEXT, self._contexts, self._figures)
-        return self._contexts[:found], self._figures[:found]
 
     def _reserve_figures(self, count: int) -> None:
         self._reserve(count)
@@ -308,22 +296,20 @@ def _distinct_windows(codes, size, keys, stamps, stamp, out, body_end):  # pragm
 def _count_document(codes, size, keys, stamps, stamp, figure_stamp, counters, shift, distinct, digit, contexts,
                     figures):  # pragma: no cover - compiled
     """Count each distinct window hash and each distinct figure key of `codes` once in `counters`
-    (saturating). The distinct hashes are collected first, then counted in a loop without branches whose
-    iterations do not wait on one another, so the processor overlaps the cache misses of a sketch far larger
-    than its caches."""
+    (saturating). The distinct hashes are collected first, then counted by `boilerplate.sketch_add`, whose
+    loop overlaps the sketch's cache misses."""
     found, _ = _distinct_windows(codes, size, keys, stamps, stamp, distinct, len(codes))
-    _add_saturating(distinct[:found], counters, shift)
-    figure_count = figure_keys_into(codes, digit, FIGURE_CONTEXT, contexts, figures)
-    figure_count = _distinct(figures[:figure_count], keys, stamps, figure_stamp, distinct)
-    _add_saturating(distinct[:figure_count], counters, shift)
+    sketch_add(distinct[:found], counters, shift)
+    sketch_add(distinct[:_distinct_figures(codes, digit, keys, stamps, figure_stamp, contexts, figures, distinct)],
+               counters, shift)
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
-def _add_saturating(values, counters, shift):  # pragma: no cover - compiled
-    for index in range(len(values)):
-        where = values[index] >> shift
-        count = counters[where]
-        counters[where] = count + (count < 65535)
+@numba.njit(cache=True, nogil=True)
+def _distinct_figures(codes, digit, keys, stamps, stamp, contexts, figures, out):  # pragma: no cover - compiled
+    """Write the distinct figure keys of `codes` (`codepoints.figure_keys_into`, first occurrences) to `out`;
+    returns their number."""
+    found = figure_keys_into(codes, digit, FIGURE_CONTEXT, contexts, figures)
+    return _distinct(figures[:found], keys, stamps, stamp, out)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -333,7 +319,7 @@ def _sign_document(codes, size, body_end, counters, shift, cutoff, keys, stamps,
     """Distinct window hashes of `codes`: those the sketch counts in `cutoff` documents or more go to
     `candidates`; the others before `body_end` are mixed (`mix32`) and lower `signature` in one vectorised
     pass (`lower_with`). Then the distinct figure keys the sketch counts in `cutoff` documents or more go
-    to the front of `figures`. The sketch is read in loops of independent loads (see `_count_document`).
+    to the front of `figures`. The sketch is read in a loop of independent loads (see `boilerplate.sketch_add`).
     Returns the (signed shingles, candidates, candidate figures) counts."""
     found, before = _distinct_windows(codes, size, keys, stamps, stamp, distinct, body_end)
     for index in range(found):
@@ -351,8 +337,7 @@ def _sign_document(codes, size, body_end, counters, shift, cutoff, keys, stamps,
             plain_count += 1
     signature[:] = np.uint32(0xFFFFFFFF)
     lower_with(mixed[:plain_count], low_a, low_b, signature)
-    figure_count = figure_keys_into(codes, digit, FIGURE_CONTEXT, contexts, figures)
-    figure_count = _distinct(figures[:figure_count], keys, stamps, figure_stamp, distinct)
+    figure_count = _distinct_figures(codes, digit, keys, stamps, figure_stamp, contexts, figures, distinct)
     kept = 0
     for index in range(figure_count):
         if counters[distinct[index] >> shift] >= cutoff:
