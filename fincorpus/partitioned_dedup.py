@@ -42,7 +42,7 @@ from fincorpus.dedup.engine import DEDUP_SCHEMA, cluster_id_of, pairs_frame, swa
 from fincorpus.dedup.index import query_parameters, size_step
 from fincorpus.dedup.passes import Scanned, Signed, finish_signatures, scan_partition, sign_partition
 from fincorpus.dedup.signatures import Signer
-from fincorpus.dedup.verify import PairScore, Verifier, verify_pairs
+from fincorpus.dedup.verify import PairScore, PairScores, Verifier, verify_pairs
 from fincorpus.documents import Reason, Status
 
 
@@ -334,9 +334,9 @@ def run(parts: Sequence[Any], config: DedupConfig, executor: Executor, tasks: in
         return {(int(a), int(b)): score for mine, handle in chunks for (a, b), score in zip(mine, result(handle))}
 
     known = verified(pairs)
-    scores = [known[(int(a), int(b))] for a, b in pairs]
-    tests = [score.test(config) for score in scores]
-    edges = pairs[np.array([test is not None for test in tests], dtype=bool)] if len(pairs) else pairs
+    scores = PairScores.of([known[(int(a), int(b))] for a, b in pairs])
+    tests = scores.tests(config)
+    edges = pairs[tests >= 0]
     names = plan.keys.filter(pl.col("row").is_not_null()).sort("row")
     lengths, doc_names = names["chars"].to_list(), names["doc_id"].to_list()
     matches = np.bincount(edges.reshape(-1), minlength=plan.compared)

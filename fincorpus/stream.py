@@ -50,7 +50,7 @@ from fincorpus.io.writers import (describe_os_error, parquet_rows_atomic, staged
                                   write_parquet_atomic)
 from fincorpus.lineage import CORPUS_SCHEMA, DOCUMENTS_SCHEMA, REMOVED_SPANS_SCHEMA, verify_written
 from fincorpus.parallel import Pending, Workers, clean_each
-from fincorpus.pipeline import (_HAS_CONTENT, CleanedBatch, Progress, cleaned_batch, corpus_of, dedup_texts,
+from fincorpus.pipeline import (_HAS_CONTENT, CleanedBatch, Progress, corpus_of, dedup_texts,
                                 lineage_join, lineage_of, raw_frame, site_of)
 from fincorpus.report.files import load_tables, write_reports
 

@@ -290,14 +290,9 @@ def _assignments(doc_ids: Sequence[str], scanned, representative: np.ndarray, co
     }, schema=DEDUP_SCHEMA).sort("doc_id")
 
 
-def pairs_frame(pairs: np.ndarray, scores: PairScores | Sequence[PairScore], tests: np.ndarray | Sequence,
-                 names: list[str]) -> pl.DataFrame:
-    """PAIRS_SCHEMA from the pairs (rows into `names`), their scores and tests (`PairScores.tests` codes, or
-    `PairScore`s and `Reason`s), the figures rounded to 4 places as `round` rounds each."""
-    if not isinstance(scores, PairScores):
-        scores = PairScores.of(scores)
-    if not isinstance(tests, np.ndarray):
-        tests = np.array([-1 if test is None else PairScores.TESTS.index(test) for test in tests], dtype=np.int64)
+def pairs_frame(pairs: np.ndarray, scores: PairScores, tests: np.ndarray, names: list[str]) -> pl.DataFrame:
+    """PAIRS_SCHEMA from the pairs (rows into `names`), their scores and tests (`PairScores.tests` codes),
+    the figures rounded to 4 places as `round` rounds each."""
     named = pl.Series(names, dtype=pl.String)
     passed = np.array([reason.value for reason in PairScores.TESTS] + [None], dtype=object)
     return pl.DataFrame({
