@@ -112,7 +112,7 @@ def main() -> None:
             print(f"| {tool} | {run} | {seconds:.2f} | {'' if cpu is None else f'{cpu:.2f}'} |")
         print(f"\nupdate / build: {update_cpu / build_cpu:.1%} of the CPU time, {update_seconds / build_seconds:.1%} "
               "of the wall time" + ("" if args.no_peers else f"   (datasketch index alone: {rows[3][2] / rows[2][2]:.1%})"))
-        print(f"documents with the build's status and canonical: {agree:.1%}")
+        print(f"documents with the build's status and canonical: {agree:.2%}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

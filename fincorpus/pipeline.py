@@ -18,7 +18,7 @@ import polars as pl
 
 from cleaners import ChainResult, clean_batch
 from fincorpus.config import Config
-from fincorpus.dedup import DedupResult, deduplicate
+from fincorpus.dedup import DedupResult, KnownPairs, deduplicate
 from fincorpus.documents import METADATA_COLUMNS, RawDocument, Reason, Status
 from fincorpus.errors import OutputError
 from fincorpus.io.readers import check_output_outside, discover, read_all
@@ -133,18 +133,19 @@ def with_content(cleaned: CleanedBatch) -> pl.DataFrame:
     return cleaned.documents.filter(pl.col("text").str.contains(_HAS_CONTENT.pattern))
 
 
-def dedup_documents(cleaned: CleanedBatch, config: Config, progress: Progress | None = None) -> DedupResult:
+def dedup_documents(cleaned: CleanedBatch, config: Config, progress: Progress | None = None,
+                    known: KnownPairs | None = None) -> DedupResult:
     """Deduplicate the documents that still hold letters or digits after cleaning. Lineage notes the ones too
     short for near-duplicate matching (`dedup_note`), from the fingerprint lengths the engine measured."""
     kept = with_content(cleaned)
-    return dedup_texts(kept["doc_id"].to_list(), kept["text"].to_list(), config, progress)
+    return dedup_texts(kept["doc_id"].to_list(), kept["text"].to_list(), config, progress, known)
 
 
 def dedup_texts(doc_ids: Sequence[str], texts: Sequence[str], config: Config,
-                progress: Progress | None = None) -> DedupResult:
+                progress: Progress | None = None, known: KnownPairs | None = None) -> DedupResult:
     """`deduplicate` with lineage's note on documents too short for near-duplicate matching (`dedup_note`).
     `texts` may be any sequence, such as the cleaned texts of a streamed build on disk."""
-    return with_dedup_notes(deduplicate(doc_ids, texts, config.dedup, progress), config)
+    return with_dedup_notes(deduplicate(doc_ids, texts, config.dedup, progress, known=known), config)
 
 
 def with_dedup_notes(result: DedupResult, config: Config) -> DedupResult:

@@ -62,6 +62,24 @@ PAIRS_SCHEMA = {
 }
 """One row per verified candidate pair; `test` is null for a pair that failed every test."""
 
+EDGE_SCHEMA = {"left_id": pl.String, "right_id": pl.String} | {
+    name: (pl.Int64 if name in ("shorter_chars", "longer_chars", "figures_differing", "inner_edits")
+           else pl.Boolean if name == "ends_replaced" else pl.Float64)
+    for name in PairScores.__slots__}
+"""A pair that passed a test, with every score at full precision (`PairScores` columns): what `KnownPairs`
+gives back to a later run."""
+
+
+@dataclass(frozen=True, slots=True)
+class KnownPairs:
+    """What earlier runs settled, for a run over stored and new documents together (`fincorpus update`):
+    the pairs among `doc_ids` were all proposed and verified before, so they are not proposed again, and
+    `edges` (EDGE_SCHEMA) are the ones that passed, with their scores. Pairs holding a document not in
+    `doc_ids` are proposed and verified as usual."""
+
+    doc_ids: Sequence[str]
+    edges: pl.DataFrame
+
 
 @dataclass(frozen=True, slots=True)
 class DedupResult:
@@ -75,6 +93,8 @@ class DedupResult:
     split_clusters: int
     """Clusters formed by members that left a component because they did not match its canonical."""
     boilerplate_shingles: int
+    edges: pl.DataFrame | None = None
+    """With `known`: the pairs verified in this run that passed a test (EDGE_SCHEMA), to be known later."""
 
 
 def cluster_id_of(canonical_id: str) -> str:
@@ -157,14 +177,16 @@ def _in_order(texts: Sequence[str], rows: Sequence[int]):
 
 
 def deduplicate(doc_ids: Sequence[str], texts: Sequence[str], config: DedupConfig,
-                progress: Callable[[str], None] | None = None, threads: int | None = None) -> DedupResult:
+                progress: Callable[[str], None] | None = None, threads: int | None = None,
+                known: KnownPairs | None = None) -> DedupResult:
     """Cluster documents (already cleaned) and choose a canonical per cluster. `progress` is told when each
     stage starts (`shingles`, `signatures`, `lsh+verify`), as `pipeline.build` tells its own.
 
     `texts` is read front to back twice (any sequence: a lazy one reading from disk does), then at random
     only for the documents of candidate pairs, always from this thread. The compiled stages run in
     `threads` threads (default: one per core, at most 4) over batches of documents; the result does not
-    depend on the number."""
+    depend on the number. With `known`, the pairs among its documents are taken from it instead of being
+    proposed and verified again (see `KnownPairs`), and the result holds this run's `edges`."""
     say = progress or (lambda stage: None)
     threads = threads or min(os.cpu_count() or 1, 4)
     fold_table()  # one table for every thread
@@ -204,11 +226,18 @@ def deduplicate(doc_ids: Sequence[str], texts: Sequence[str], config: DedupConfi
 
     say("lsh+verify")
     pairs = candidate_pairs(signatures, sizes, signer, config.candidate_threshold, threads=threads)
+    names = [doc_ids[row] for row in compared]
+    if known is not None:
+        settled_before = _known_positions(known, names)
+        pairs = pairs[~(settled_before[pairs[:, 0]] & settled_before[pairs[:, 1]])]
     verifier = Verifier(_Compared(texts, compared), boilerplate, boilerplate_figures, config)
     scores = verify_pairs(pairs, verifier, threads)
+    edges = None
+    if known is not None:
+        edges = edges_frame(pairs, scores, scores.tests(config), names)
+        pairs, scores = _with_known_edges(pairs, scores, known, doc_ids, representative, compared, settled_before)
     settled, component_count, measured, tests = settle(pairs, scores, verifier, compared, doc_ids, scanned.chars,
                                                        config)
-    names = [doc_ids[row] for row in compared]
     return DedupResult(
         assignments=_assignments(doc_ids, scanned, representative, compared, settled, measured),
         pairs=pairs_frame(pairs, scores, tests, names),
@@ -216,7 +245,56 @@ def deduplicate(doc_ids: Sequence[str], texts: Sequence[str], config: DedupConfi
         verified_pairs=int((tests >= 0).sum()),
         split_clusters=len(settled) - component_count,
         boilerplate_shingles=len(boilerplate),
+        edges=edges,
     )
+
+
+def _known_positions(known: KnownPairs, names: list[str]) -> np.ndarray:
+    """Which compared representatives (by position) are `known` documents."""
+    return pl.Series(names, dtype=pl.String).is_in(pl.Series(list(known.doc_ids), dtype=pl.String).implode()).to_numpy()
+
+
+def _with_known_edges(pairs: np.ndarray, scores: PairScores, known: KnownPairs, doc_ids: Sequence[str],
+                      representative: np.ndarray, compared: list[int], settled_before: np.ndarray
+                      ) -> tuple[np.ndarray, PairScores]:
+    """The verified pairs and the known edges between known representatives together, sorted. A known edge
+    names documents; it joins their exact groups' representatives (once per pair of them)."""
+    row_of = {doc_id: row for row, doc_id in enumerate(doc_ids)}
+    position = np.full(len(doc_ids), -1, dtype=np.int64)
+    position[np.asarray(compared, dtype=np.int64)] = np.arange(len(compared))
+
+    def positions(column: str) -> np.ndarray:
+        rows = np.array([row_of.get(doc_id, -1) for doc_id in known.edges[column].to_list()], dtype=np.int64)
+        return np.where(rows >= 0, position[representative[rows]], -1)
+
+    left, right = positions("left_id"), positions("right_id")
+    usable = (left >= 0) & (right >= 0) & (left != right)
+    usable[usable] &= settled_before[left[usable]] & settled_before[right[usable]]
+    rows = np.flatnonzero(usable)
+    left, right = left[rows], right[rows]
+    swap = left > right
+    edge_pairs = np.column_stack([np.where(swap, right, left), np.where(swap, left, right)])
+    columns = {name: known.edges[name].to_numpy()[rows] for name in PairScores.__slots__}
+    columns["left_in_right"], columns["right_in_left"] = (np.where(swap, columns["right_in_left"], columns["left_in_right"]),
+                                                          np.where(swap, columns["left_in_right"], columns["right_in_left"]))
+    _, first = np.unique(edge_pairs[:, 0] * len(compared) + edge_pairs[:, 1], return_index=True)
+    edge_scores = PairScores(*(columns[name][first] for name in PairScores.__slots__))
+    return _sorted_pairs(np.concatenate([pairs, edge_pairs[first]]), PairScores.concat([scores, edge_scores]))
+
+
+def _sorted_pairs(pairs: np.ndarray, scores: PairScores) -> tuple[np.ndarray, PairScores]:
+    order = np.lexsort((pairs[:, 1], pairs[:, 0]))
+    return pairs[order], scores.take(order)
+
+
+def edges_frame(pairs: np.ndarray, scores: PairScores, tests: np.ndarray, names: list[str]) -> pl.DataFrame:
+    """EDGE_SCHEMA rows of the pairs that passed a test."""
+    passed = np.flatnonzero(tests >= 0)
+    named = pl.Series(names, dtype=pl.String)
+    return pl.DataFrame({"left_id": named.gather(pairs[passed, 0]) if len(passed) else [],
+                         "right_id": named.gather(pairs[passed, 1]) if len(passed) else [],
+                         **{name: getattr(scores, name)[passed] for name in PairScores.__slots__}},
+                        schema=EDGE_SCHEMA)
 
 
 _BATCH = 64  # documents per unit of work of a thread

@@ -121,6 +121,13 @@ class PairScores(Sequence):
                    column("longer_chars", np.int64), column("figures_differing", np.int64),
                    column("inner_edits", np.int64, -1), column("ends_replaced", np.bool_))
 
+    @classmethod
+    def concat(cls, parts: Sequence[PairScores]) -> PairScores:
+        return cls(*(np.concatenate([getattr(part, name) for part in parts]) for name in cls.__slots__))
+
+    def take(self, index: np.ndarray) -> PairScores:
+        return type(self)(*(getattr(self, name)[index] for name in self.__slots__))
+
     def tests(self, config: DedupConfig) -> np.ndarray:
         """`PairScore.test` of every pair at once, as codes: positions in `TESTS`, -1 for None."""
         titles = (self.longer_chars < config.title_chars) & (self.inner_edits >= 0)

@@ -25,6 +25,8 @@ import numpy as np
 import polars as pl
 
 from fincorpus.config import Config
+from fincorpus.dedup import KnownPairs
+from fincorpus.dedup.engine import EDGE_SCHEMA
 from fincorpus.dedup.incremental import index_shingles
 from fincorpus.dedup.shingles import exact_hash, fingerprint_text
 from fincorpus.dedup.signatures import Signer
@@ -165,6 +167,30 @@ def stored_texts(layout: StoreLayout, lineage: pl.DataFrame, doc_ids: Iterable[s
             .filter(pl.col("doc_id").is_in(wanted.implode())).select("doc_id", "text").collect())
 
 
+def known_pairs(layout: StoreLayout, state: StoreState, members: pl.DataFrame) -> KnownPairs:
+    """The stored documents among `members` (STORE_LINEAGE_SCHEMA rows) whose pairs are all on record, and
+    the edges among them, for the engine not to propose and verify them again. Each generation keeps the
+    edges it verified (`edges.parquet`); a document is on record when it was cleaned in a generation from
+    which on every generation has that table (older stores have their pairs verified again), and an edge
+    counts when it was verified after both of its documents' current cleaning."""
+    first = state.generation + 1
+    while first > 1 and (layout.generation_dir(first - 1) / "edges.parquet").is_file():
+        first -= 1
+    known = members.filter(pl.col("cleaned_in") >= first).select("doc_id", "cleaned_in")
+    if known.is_empty():
+        return KnownPairs([], pl.DataFrame(schema=EDGE_SCHEMA))
+    parts = [pl.scan_parquet(layout.generation_dir(number) / "edges.parquet")
+             .with_columns(pl.lit(number, dtype=pl.Int64).alias("verified_in"))
+             for number in range(first, state.generation + 1)]
+    side = known.lazy()
+    edges = (pl.concat(parts)
+             .join(side.rename({"doc_id": "left_id", "cleaned_in": "left_cleaned"}), on="left_id")
+             .join(side.rename({"doc_id": "right_id", "cleaned_in": "right_cleaned"}), on="right_id")
+             .filter((pl.col("verified_in") >= pl.col("left_cleaned")) & (pl.col("verified_in") >= pl.col("right_cleaned")))
+             .select(list(EDGE_SCHEMA)).collect())
+    return KnownPairs(known["doc_id"].to_list(), edges)
+
+
 def apply_batch(documents: list[RawDocument], store: str | Path, config: Config,
                 progress: Progress | None = None) -> UpdateResult:
     """Add a batch (already read) to the store: the library entry point of `fincorpus update`."""
@@ -209,7 +235,7 @@ def _apply_locked(documents: list[RawDocument], layout: StoreLayout, state: Stor
     members = stored.filter(pl.col("cluster_id").is_in(clusters.implode()))
     old = stored_texts(layout, state.lineage, members["doc_id"].to_list())
     together = CleanedBatch(pl.concat([old, kept.select("doc_id", "text")]), cleaned.removed_spans.clear())
-    dedup = dedup_documents(together, config)
+    dedup = dedup_documents(together, config, known=known_pairs(layout, state, members))
 
     say("write")
     subject_ids = pl.Series([doc.doc_id for doc in cleaning.subjects], dtype=pl.String).implode()
@@ -236,6 +262,7 @@ def _apply_locked(documents: list[RawDocument], layout: StoreLayout, state: Stor
         "signatures": signed,
         "removed_spans": cleaned.removed_spans.sort("doc_id", "start", "end", "rule"),
         "lines": cleaning.lines.sort("site", "line", "doc_id"),
+        "edges": dedup.edges,
         "batch": batch,
         **index.generation_tables(signed),
     }, _batch_reports(batch, lineage, cleaned))
