@@ -301,3 +301,81 @@ def test_each_update_writes_a_batch_report_page_that_shows_its_clusters(two_batc
     second = pages[-1].read_text(encoding="utf-8")
     assert "<meta charset" in second.lower()
     assert SEED_000 in second and SEED_001 in second  # the preview of batch 2 merged into 001 of batch 1
+
+
+@pytest.fixture(scope="module")
+def generated_batches(tmp_path_factory) -> tuple[Path, Path, Path]:
+    """600 generated documents (`bench.synth`: every form of a report, shuffled): 500 stored, then 100."""
+    from bench.synth import generate
+
+    work = tmp_path_factory.mktemp("generated")
+    corpus = generate(600, seed=11).select(pl.col("doc_id").alias("id"), "text")
+    corpus.head(500).write_parquet(work / "stored.parquet")
+    corpus.tail(100).write_parquet(work / "batch.parquet")
+    corpus.write_parquet(work / "all.parquet")
+    return work / "stored.parquet", work / "batch.parquet", work / "all.parquet"
+
+
+def _counting_verification(monkeypatch) -> dict[str, list[int]]:
+    """Record how many pairs the engine's index proposes and how many it verifies, per run."""
+    from fincorpus.dedup import engine
+
+    counts: dict[str, list[int]] = {"proposed": [], "verified": []}
+    propose, verify = engine.candidate_pairs, engine.verify_pairs
+
+    def proposed(*args, **kwargs):
+        pairs = propose(*args, **kwargs)
+        counts["proposed"].append(len(pairs))
+        return pairs
+
+    def verified(pairs, *args, **kwargs):
+        counts["verified"].append(len(pairs))
+        return verify(pairs, *args, **kwargs)
+
+    monkeypatch.setattr(engine, "candidate_pairs", proposed)
+    monkeypatch.setattr(engine, "verify_pairs", verified)
+    return counts
+
+
+def test_an_update_verifies_only_pairs_holding_a_new_document_and_settles_as_a_build(generated_batches, tmp_path,
+                                                                                     monkeypatch):
+    """Issue 7: stored pairs are not verified again: each generation keeps the edges it verified, and the
+    next update settles with them."""
+    stored, batch, everything = generated_batches
+    store = tmp_path / "store"
+    update([stored], store, Config())
+    counts = _counting_verification(monkeypatch)
+    result = update([batch], store, Config())
+    assert result.summary["stored_compared"] > 0
+    assert counts["verified"][0] < counts["proposed"][0]  # pairs of two stored documents are left out
+    cleaned_now = {doc_id for doc_id, row in lineage_of(store).items() if row["cleaned_in"] == 2}
+    assert set(pl.read_parquet(batch)["id"].to_list()) < cleaned_now  # with stored documents cleaned again
+    edges = pl.read_parquet(store / "generations" / "000002" / "edges.parquet")
+    assert edges.height > 0  # every edge verified now holds a document cleaned now
+    pairs = edges.select("left_id", "right_id").rows()
+    assert all(left in cleaned_now or right in cleaned_now for left, right in pairs)
+    first_edges = pl.read_parquet(store / "generations" / "000001" / "edges.parquet")
+    assert first_edges.height > 0 and not first_edges.filter(pl.col("left_id") >= pl.col("right_id")).height
+
+    from fincorpus.pipeline import build
+
+    built = build([everything], tmp_path / "built", Config()).tables.lineage
+    assert store_tables(store).lineage.select(CLUSTER_COLUMNS).equals(built.select(CLUSTER_COLUMNS))
+
+
+def test_a_store_without_edge_tables_verifies_stored_pairs_again_with_the_same_result(generated_batches, tmp_path,
+                                                                                      monkeypatch):
+    """A store written before generations kept their edges: its pairs are all verified again, into the same
+    clusters (the scores of a pair verified again may differ in the last places: the boilerplate shingles
+    are those of the documents compared together)."""
+    stored, batch, _ = generated_batches
+    with_edges, without = tmp_path / "with", tmp_path / "without"
+    for store in (with_edges, without):
+        update([stored], store, Config())
+    (without / "generations" / "000001" / "edges.parquet").unlink()
+    update([batch], with_edges, Config())
+    counts = _counting_verification(monkeypatch)
+    update([batch], without, Config())
+    assert counts["verified"] == counts["proposed"]
+    assert store_tables(without).lineage.select(CLUSTER_COLUMNS).equals(
+        store_tables(with_edges).lineage.select(CLUSTER_COLUMNS))

@@ -251,7 +251,8 @@ def deduplicate(doc_ids: Sequence[str], texts: Sequence[str], config: DedupConfi
 
 def _known_positions(known: KnownPairs, names: list[str]) -> np.ndarray:
     """Which compared representatives (by position) are `known` documents."""
-    return pl.Series(names, dtype=pl.String).is_in(pl.Series(list(known.doc_ids), dtype=pl.String).implode()).to_numpy()
+    known_ids = pl.Series(list(known.doc_ids), dtype=pl.String)
+    return pl.Series(names, dtype=pl.String).is_in(known_ids.implode()).to_numpy()
 
 
 def _with_known_edges(pairs: np.ndarray, scores: PairScores, known: KnownPairs, doc_ids: Sequence[str],
@@ -275,8 +276,9 @@ def _with_known_edges(pairs: np.ndarray, scores: PairScores, known: KnownPairs, 
     swap = left > right
     edge_pairs = np.column_stack([np.where(swap, right, left), np.where(swap, left, right)])
     columns = {name: known.edges[name].to_numpy()[rows] for name in PairScores.__slots__}
-    columns["left_in_right"], columns["right_in_left"] = (np.where(swap, columns["right_in_left"], columns["left_in_right"]),
-                                                          np.where(swap, columns["left_in_right"], columns["right_in_left"]))
+    inside, outside = columns["left_in_right"], columns["right_in_left"]
+    columns["left_in_right"] = np.where(swap, outside, inside)
+    columns["right_in_left"] = np.where(swap, inside, outside)
     _, first = np.unique(edge_pairs[:, 0] * len(compared) + edge_pairs[:, 1], return_index=True)
     edge_scores = PairScores(*(columns[name][first] for name in PairScores.__slots__))
     return _sorted_pairs(np.concatenate([pairs, edge_pairs[first]]), PairScores.concat([scores, edge_scores]))

@@ -21,6 +21,9 @@ STORE/
     removed_spans.parquet  what cleaning removed from them
     bands.parquet          doc_id, band, key: the band table of its signatures (`store.index.backend: parquet`,
                            see `fincorpus.store.shared_index`)
+    edges.parquet          left_id, right_id and the full scores (`PairScores` columns) of the candidate pairs
+                           it verified that passed a test: later updates settle with them instead of verifying
+                           stored pairs again (`update.known_pairs`; a store from before has them verified again)
     lines.parquet          doc_id, site, line: the lines of the documents it added that template counting
                            counts (first-pass cleaned, stripped, up to `cleaning.template_max_chars`, once each)
     batch.parquet          the batch's lineage: its inputs and the stored documents it changed

@@ -9,7 +9,10 @@ as one generation.
 Only the new batch (and documents cleaned again) is signed; stored documents are compared through their
 stored signatures, and only the candidates' clusters are read back (their cleaned text) and run through the
 engine with the batch, so a cluster is settled exactly as a full build would settle it: a report arriving
-after its preview becomes the canonical, and the preview's lineage row says it was superseded. Template
+after its preview becomes the canonical, and the preview's lineage row says it was superseded. Pairs of two
+stored documents are not verified again: each generation keeps the edges it verified (`edges.parquet`), and
+the engine settles with those (`known_pairs`), so the work grows with the batch and the clusters it touches,
+not with the square of their size. Template
 lines are counted over the store and the batch (`fincorpus.store.templates`), so documents are cleaned as
 one build over all of them would clean them.
 """
@@ -186,7 +189,7 @@ def known_pairs(layout: StoreLayout, state: StoreState, members: pl.DataFrame) -
     edges = (pl.concat(parts)
              .join(side.rename({"doc_id": "left_id", "cleaned_in": "left_cleaned"}), on="left_id")
              .join(side.rename({"doc_id": "right_id", "cleaned_in": "right_cleaned"}), on="right_id")
-             .filter((pl.col("verified_in") >= pl.col("left_cleaned")) & (pl.col("verified_in") >= pl.col("right_cleaned")))
+             .filter(pl.col("verified_in") >= pl.max_horizontal("left_cleaned", "right_cleaned"))
              .select(list(EDGE_SCHEMA)).collect())
     return KnownPairs(known["doc_id"].to_list(), edges)
 
