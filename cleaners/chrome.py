@@ -20,12 +20,14 @@ Lineage records `<cleaner name>:<rule id>` for each removed span.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+import xxhash
 import yaml
 
 from cleaners.base import CleanResult, labelled_removals
@@ -316,6 +318,15 @@ def read_rule_files(names_or_paths: Iterable[str]) -> list[dict]:
         except yaml.YAMLError as exc:
             raise RuleFileError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
     return documents
+
+
+def rule_set_digests(names_or_paths: Iterable[str]) -> dict[str, str]:
+    """xxh3-64 of each rule set's parsed content (canonical JSON: comments and layout do not count), so
+    a store can tell when a rule file it was cleaned with has changed."""
+    names = list(names_or_paths)
+    return {name: xxhash.xxh3_64_hexdigest(json.dumps(data, sort_keys=True, ensure_ascii=False, default=str)
+                                           .encode("utf-8"))
+            for name, data in zip(names, read_rule_files(names))}
 
 
 def chrome_rules(rule_files: Iterable[dict]) -> list[ChromeRule]:

@@ -379,3 +379,19 @@ def test_a_store_without_edge_tables_verifies_stored_pairs_again_with_the_same_r
     assert counts["verified"] == counts["proposed"]
     assert store_tables(without).lineage.select(CLUSTER_COLUMNS).equals(
         store_tables(with_edges).lineage.select(CLUSTER_COLUMNS))
+
+
+def test_a_store_refuses_an_update_after_its_rule_file_changed(tmp_path):
+    """The store keeps a digest of each rule set's content: stored texts were cleaned with it."""
+    rules = tmp_path / "site.yaml"
+    rules.write_text("chrome:\n  - id: footer\n    pattern: '^本站声明.*$'\n    kind: line\n", encoding="utf-8")
+    config = Config.model_validate({"cleaning": {"rules": ["generic", str(rules)]}})
+    store = tmp_path / "store"
+    update(seeds(SEED_001), store, config)
+    assert set(json.loads((store / "store.json").read_text(encoding="utf-8"))["rules"]) == {"generic", str(rules)}
+    rules.write_text("# reformatted, same rules\nchrome:\n- {id: footer, pattern: '^本站声明.*$', kind: line}\n",
+                     encoding="utf-8")
+    assert update(seeds(SEED_002), store, config).changed  # the same rules in another layout
+    rules.write_text("chrome:\n  - id: footer\n    pattern: '^本站.*$'\n    kind: line\n", encoding="utf-8")
+    with pytest.raises(UserError, match=f"rule set '{rules}'.*has changed"):
+        update(seeds(SEED_003), store, config)

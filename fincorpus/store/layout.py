@@ -2,9 +2,10 @@
 
 ```
 STORE/
-  store.json               {"format": 2, "cleaning": {...}, "dedup": {...}, "store": {...}}: the layout version
-                           and the settings stored texts, counts and signatures depend on (an update with
-                           other settings is refused)
+  store.json               {"format": 2, "cleaning": {...}, "dedup": {...}, "store": {...}, "rules": {...}}: the
+                           layout version and the settings stored texts, counts and signatures depend on, and
+                           an xxh3-64 digest of each chrome rule set's content (an update with other settings or
+                           an edited rule set is refused)
   state/                   small tables, replaced as one step by each update (`staged_directory`)
     generation.json        {"generation": N}: the last complete generation; later ones are ignored
     lineage.parquet        every document the store has accepted: the build's lineage columns, `generation`
@@ -57,6 +58,7 @@ from pathlib import Path
 
 import polars as pl
 
+from cleaners.chrome import rule_set_digests
 from fincorpus.config import Config
 from fincorpus.errors import UserError
 from fincorpus.io.writers import (
@@ -139,7 +141,8 @@ class StoreLayout:
         """Check (or, with `create`, start) the store: layout format and the settings signatures depend on."""
         wanted = {"format": FORMAT, "cleaning": config.cleaning.model_dump(mode="json"),
                   "dedup": config.dedup.model_dump(mode="json"),
-                  "store": config.store.model_dump(mode="json", exclude={"index"})}
+                  "store": config.store.model_dump(mode="json", exclude={"index"}),
+                  "rules": rule_set_digests(config.cleaning.rules)}
         if not self.settings_path.is_file():
             if self.root.is_dir() and any(not entry.name.startswith(".") for entry in self.root.iterdir()):
                 raise UserError(f"--store {self.root} is not a fincorpus store (no store.json) and not empty: "
@@ -164,6 +167,10 @@ class StoreLayout:
                            section)
                 raise UserError(f"the store {self.root} was built with other {section} settings ({section}.{key}="
                                 f"{stored.get(section, {}).get(key)!r}): use the same --config, or build a new store")
+        changed = [name for name, digest in stored.get("rules", {}).items() if wanted["rules"].get(name) != digest]
+        if changed:  # a store from before rule digests were kept has none: not checked
+            raise UserError(f"the chrome rule set {changed[0]!r} (cleaning.rules) has changed since the store "
+                            f"{self.root} was cleaned with it: restore that rule file, or build a new store")
 
     def recover(self) -> int:
         """Under the lock: undo what a killed update left, and return the committed generation."""
