@@ -9,16 +9,18 @@
    batch. Texts go to the workers and never come back; this process keeps the line counts and what reading
    said of each document, and spills each batch's documents without their texts.
 2. `finish_cleaning`: the template lines of the whole batch (every document read) are chosen from the
-   merged counts, then the workers finish each spilled batch and write it as two *runs* sorted by doc_id
-   (texts as read and cleaned; removed spans, `fincorpus.io.runs`). What stays in memory is the index: one
-   row per document with what reading said of it, its character counts and where its texts are.
+   merged counts, then the workers finish each spilled batch and write it as *runs* sorted by doc_id (its
+   texts as read and as cleaned, each as a text file; its removed spans, `fincorpus.io.runs`). What stays in
+   memory is the index: one row per document with what reading said of it, its character counts and where
+   its texts are.
 
 The workers are forked and so run no polars (`fincorpus.parallel`): they count lines with plain counters and
 write runs with pyarrow; this process does the polars work (merging counts, the index).
 3. `dedup_cleaned`: the engine reads the cleaned texts through a disk-backed sequence (`RunTexts`).
 4. `assemble_index`: lineage and the corpus rows without their text, from the index and the assignments.
 5. `write_streamed`: the runs merged in doc_id order into corpus, documents and removed_spans, chunk by
-   chunk, in a staging directory switched in whole (as `pipeline.write_outputs`).
+   chunk (the texts as Arrow arrays over the bytes of the text files, never Python strings), in a staging
+   directory switched in whole (as `pipeline.write_outputs`).
 
 The outputs are byte-identical to the in-memory stages of `fincorpus.pipeline` for any batch size.
 A partitioned build (`engine.kind: dask`) makes each partition's runs where it was cleaned (`run_tables`)
@@ -34,8 +36,10 @@ from functools import partial
 from itertools import islice
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from cleaners import ChainResult
 from cleaners.registry import batch_templates, finish_batch
@@ -56,8 +60,8 @@ from fincorpus.report.files import load_tables, write_reports
 
 _BATCH = "batch-{:06d}.pickle"
 _SPILL = "first-pass-{:06d}-{:04d}.pickle"
-_DOCUMENT_RUN = "documents-{:06d}.parquet"
 _SPAN_RUN = "spans-{:06d}.parquet"
+_AS_READ_RUN = "as-read-{:06d}.utf8"
 _TEXT_RUN = "texts-{:06d}.utf8"
 _COMPACT_EVERY = 8
 """Per-task line counts are merged into one table every this many parts (memory: distinct short lines)."""
@@ -79,11 +83,11 @@ class CleanedRuns:
     work: Path
     index: pl.DataFrame
     """One row per document in reading order: RAW_SCHEMA, chars_*, `has_content`, and where its rows are:
-    `run` (batch number), `row` (in the run), `spans` (removed spans in the span run)."""
+    `run` (batch number), `row` (in the run's text files), `spans` (removed spans in the span run)."""
     batch_docs: int
 
-    def document_runs(self) -> list[Path]:
-        return [self.work / _DOCUMENT_RUN.format(run) for run in range(self._runs())]
+    def as_read_runs(self) -> list[Path]:
+        return [self.work / _AS_READ_RUN.format(run) for run in range(self._runs())]
 
     def text_runs(self) -> list[Path]:
         return [self.work / _TEXT_RUN.format(run) for run in range(self._runs())]
@@ -211,15 +215,14 @@ def _finish_batch(cleaning: CleaningConfig, templates: dict[str, frozenset[str]]
 
 _FIGURES = pa.schema([("doc_id", pa.string()), ("chars_in", pa.int64()), ("chars_out", pa.int64()),
                       ("chars_removed", pa.int64()), ("chars_rewritten", pa.int64()), ("spans", pa.int64())])
-_DOCUMENT_RUN_SCHEMA = pa.schema([("doc_id", pa.string()), ("text_as_read", pa.string()), ("text", pa.string())])
 _SPAN_RUN_SCHEMA = pa.schema([("doc_id", pa.string()), ("rule", pa.string()), ("start", pa.int64()),
                               ("end", pa.int64()), ("text", pa.string())])
 
 
 def _write_runs(work: Path, number: int, batch: list[RawDocument], readable: list[RawDocument],
                 results: list[ChainResult]) -> pa.Table:
-    """Write the batch's document run (doc_id, text_as_read, text: cleaned, null for a document that could not
-    be read), its cleaned texts for `RunTexts` and its span run (REMOVED_SPANS_SCHEMA), sorted by doc_id;
+    """Write the batch's runs sorted by doc_id: its texts as read and cleaned (`write_texts`; null for a
+    document that could not be read) and its span run (REMOVED_SPANS_SCHEMA);
     return, in the same order, each document's figures as `pipeline.cleaned_batch` counts them (null for one
     not read) and its span count, as `run_tables` (polars, for a partitioned build) makes the same runs.
     Arrow and plain Python only: this runs in forked workers, which polars cannot (`fincorpus.parallel`)."""
@@ -228,10 +231,9 @@ def _write_runs(work: Path, number: int, batch: list[RawDocument], readable: lis
     texts = [cleaned.get(doc.doc_id) for doc in documents]
     spans = sorted((doc.doc_id, span.start, span.end, span.rule, span.text)
                    for doc, result in zip(readable, results) for span in result.removed)
-    runs = pa.table([[doc.doc_id for doc in documents], [doc.text for doc in documents],
-                     [None if result is None else result.text for result in texts]], schema=_DOCUMENT_RUN_SCHEMA)
-    write_run(runs, work / _DOCUMENT_RUN.format(number))
-    write_texts(runs["text"], work / _TEXT_RUN.format(number))  # what dedup_cleaned reads
+    write_texts(pa.array([doc.text for doc in documents], pa.string()), work / _AS_READ_RUN.format(number))
+    write_texts(pa.array([None if result is None else result.text for result in texts], pa.string()),
+                work / _TEXT_RUN.format(number))
     write_run(pa.Table.from_pylist([{"doc_id": doc_id, "rule": rule, "start": start, "end": end, "text": text}
                                     for doc_id, start, end, rule, text in spans], schema=_SPAN_RUN_SCHEMA),
               work / _SPAN_RUN.format(number))
@@ -245,8 +247,10 @@ def _write_runs(work: Path, number: int, batch: list[RawDocument], readable: lis
 
 def _index_rows(work: Path, number: int, read: pl.DataFrame, figures: pa.Table) -> pl.DataFrame:
     """A batch's index rows in reading order: what reading said (`read`), the cleaning figures, whether the
-    cleaned text holds letters or digits (polars' regex, read back from the run) and where its rows are."""
-    texts = pl.read_parquet(work / _DOCUMENT_RUN.format(number), columns=["text"])["text"]
+    cleaned text holds letters or digits (polars' regex over the run's text file) and where its rows are."""
+    count = figures.num_rows
+    run = RunTexts([work / _TEXT_RUN.format(number)], np.zeros(count), np.arange(count))
+    texts = pl.from_arrow(run.column(0, count))
     runs = (pl.from_arrow(figures)
             .with_columns(texts.str.contains(_HAS_CONTENT.pattern).fill_null(False).alias("has_content"))
             .with_row_index("row")
@@ -264,7 +268,7 @@ class RunTables:
     index: pl.DataFrame
     """Its index rows in reading order (`CleanedRuns.index` less `run`)."""
     documents: pl.DataFrame
-    """doc_id, text_as_read, text (cleaned), sorted by doc_id: its document run."""
+    """doc_id, text_as_read, text (cleaned), sorted by doc_id: its text runs."""
     spans: pl.DataFrame
     """Its removed spans sorted by doc_id, start, end, rule: its span run."""
 
@@ -289,7 +293,9 @@ def run_tables(batch: list[RawDocument], cleaned: CleanedBatch) -> RunTables:
 
 def write_runs(work: Path, number: int, tables: RunTables) -> pl.DataFrame:
     """Store `tables` as run `number` in `work`; return its index rows."""
-    write_run(tables.documents, work / _DOCUMENT_RUN.format(number))
+    texts = tables.documents.to_arrow(compat_level=pl.CompatLevel.oldest())
+    write_texts(texts["text_as_read"], work / _AS_READ_RUN.format(number))
+    write_texts(texts["text"], work / _TEXT_RUN.format(number))
     write_run(tables.spans, work / _SPAN_RUN.format(number))
     return tables.index.with_columns(pl.lit(number, pl.Int32).alias("run"))
 
@@ -321,7 +327,7 @@ def write_streamed(cleaned: CleanedRuns, tables: IndexTables, out: Path) -> None
     """Write every output into a staging directory beside `out`, the texts merged from the runs a chunk at
     a time, check it, then switch it in as one step (see `pipeline.write_outputs`)."""
     order = (tables.lineage.select("doc_id", "status")
-             .join(cleaned.index.select("doc_id", "run", "spans"), on="doc_id", how="left")
+             .join(cleaned.index.select("doc_id", "run", "row", "spans"), on="doc_id", how="left")
              .join(tables.corpus, on="doc_id", how="left").sort("doc_id"))
     chunk = cleaned.batch_docs
     try:
@@ -340,17 +346,21 @@ def write_streamed(cleaned: CleanedRuns, tables: IndexTables, out: Path) -> None
 
 
 def _write_texts(cleaned: CleanedRuns, order: pl.DataFrame, staging: Path, chunk: int) -> None:
-    """corpus.parquet and documents.parquet from the document runs, in doc_id order."""
-    merged = merge_runs(cleaned.document_runs(), order.select("run", pl.lit(1).alias("rows")), ("doc_id",), chunk)
+    """corpus.parquet and documents.parquet: the index rows in doc_id order beside their texts, read from the
+    text runs as Arrow arrays (never Python strings or polars columns: a text is only copied on its way)."""
+    runs, rows = order["run"].to_numpy(), order["row"].to_numpy()
+    as_read, cleaned_texts = RunTexts(cleaned.as_read_runs(), runs, rows), RunTexts(cleaned.text_runs(), runs, rows)
+    no_text = pa.scalar(None, pa.large_string())
     with (parquet_rows_atomic(staging / "corpus.parquet", CORPUS_SCHEMA) as corpus,
           parquet_rows_atomic(staging / "documents.parquet", DOCUMENTS_SCHEMA) as documents):
-        for start, texts in zip(range(0, order.height, chunk), merged):
-            rows = order.slice(start, chunk)
-            if not rows["doc_id"].equals(texts["doc_id"]):
-                raise AssertionError("the document runs are out of step with the index")
-            rows = rows.hstack(texts.drop("doc_id"))
-            canonical = pl.col("status") == Status.CANONICAL.value
-            corpus.write(rows.filter(canonical).select(list(CORPUS_SCHEMA)))
-            documents.write(rows.filter(pl.col("text_as_read").is_not_null())
-                            .select("doc_id", "text_as_read",
-                                    pl.when(~canonical).then(pl.col("text")).alias("text_cleaned")))
+        for start in range(0, order.height, chunk):
+            stop = min(start + chunk, order.height)
+            index = order.slice(start, stop - start)
+            text, text_as_read = cleaned_texts.column(start, stop), as_read.column(start, stop)
+            is_canonical = index["status"] == Status.CANONICAL.value
+            canonical = is_canonical.to_arrow()
+            corpus.write(index.filter(is_canonical).to_arrow(compat_level=pl.CompatLevel.oldest())
+                         .append_column("text", text.filter(canonical)))
+            documents.write(pa.table({"doc_id": index["doc_id"].to_arrow(), "text_as_read": text_as_read,
+                                      "text_cleaned": pc.if_else(canonical, no_text, text)})
+                            .filter(text_as_read.is_valid()))

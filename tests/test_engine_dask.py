@@ -145,7 +145,8 @@ def test_partitions_come_to_the_writer_one_at_a_time_and_write_the_local_engines
 
     runs = stream.gather_runs(work, fetched(), config.engine.stream_docs)
     assert len(documents) == 6 and any(not part.documents for part in first)
-    assert [len(names) for names in stored] == [2 * number for number in range(6)]
+    # each partition's runs (texts as read and cleaned, each with its offsets; removed spans) stored in turn
+    assert [len(names) for names in stored] == [5 * number for number in range(6)]
     index = stream.assemble_index(runs, dedup)
     check_accounting(runs.index["doc_id"].to_list(), index.lineage, index.corpus)
     stream.write_streamed(runs, index, tmp_path / "dask")

@@ -136,3 +136,20 @@ def test_run_texts_read_any_position_like_a_list_and_pickle_without_their_offset
     assert list(pickle.loads(pickle.dumps(lazy))) == expected
     with pytest.raises(IndexError):
         lazy[len(texts)]
+
+
+def test_run_texts_give_a_range_of_positions_as_one_arrow_array(tmp_path):
+    """Rows of two files in doc_id-merge order (consecutive rows of each, interleaved) and in any order."""
+    texts = [f"正文{index}𠀋" * (index % 5) if index % 7 else None for index in range(300)]
+    for number, part in enumerate((texts[:120], texts[120:])):
+        write_texts(pa.array(part, pa.string()), tmp_path / f"texts-{number}.utf8")
+    paths = [tmp_path / "texts-0.utf8", tmp_path / "texts-1.utf8"]
+    merged = sorted(range(300), key=lambda position: (position % 120 if position < 120 else position - 120, position))
+    shuffled = list(np.random.default_rng(1).permutation(300))
+    for positions in (list(range(300)), merged, shuffled):
+        runs = np.array([int(position >= 120) for position in positions])
+        lazy = RunTexts(paths, runs, np.array([position - 120 * run for position, run in zip(positions, runs)]))
+        for start, stop in ((0, 300), (0, 0), (7, 131), (250, 300)):
+            column = lazy.column(start, stop)
+            assert column.type == pa.large_string()
+            assert column.to_pylist() == [texts[position] for position in positions[start:stop]]

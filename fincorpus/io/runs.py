@@ -1,15 +1,16 @@
 """Scratch tables of a streamed build: runs on disk, read back in doc_id order or one text at a time.
 
-A streamed build cleans its documents a batch at a time and writes each batch as a *run*: one Parquet file
-sorted by doc_id, in small row groups. Two readers then keep memory bounded by a few row groups whatever
-the size of the corpus:
+A streamed build cleans its documents a batch at a time and writes each batch, sorted by doc_id, as *runs*:
+its texts (as read, and cleaned) as text files (`write_texts`: UTF-8 back to back, and their offsets), and
+its removed spans as a Parquet file in small row groups. Two readers then keep memory bounded by a few row
+groups or a chunk of texts whatever the size of the corpus:
 
-- `merge_runs`: every run's rows in global doc_id order, a chunk at a time (an external merge sort: each
-  output chunk takes the next rows of each run, in the proportions the in-memory doc_id index says);
-- `RunTexts`: the cleaned texts as a read-only `Sequence[str]` indexed by position, for the dedup engine,
-  from text files written beside the runs (`write_texts`: each run's texts as UTF-8 back to back, and their
-  offsets): any text is one `pread` of its own bytes, so the verifier's random reads cost microseconds
-  whatever the corpus size (a Parquet row group per read cost ~2 ms, most of a 100k build's time).
+- `merge_runs`: every Parquet run's rows in global doc_id order, a chunk at a time (an external merge sort:
+  each output chunk takes the next rows of each run, in the proportions the in-memory doc_id index says);
+- `RunTexts`: texts as a read-only `Sequence[str]` indexed by position, for the dedup engine: any text is one
+  `pread` of its own bytes, so the verifier's random reads cost microseconds whatever the corpus size (a
+  Parquet row group per read cost ~2 ms, most of a 100k build's time); and a range of positions as one Arrow
+  array (`RunTexts.column`), for the merge of the texts into the outputs in doc_id order.
 """
 
 from __future__ import annotations
@@ -130,17 +131,56 @@ class RunTexts(Sequence[str]):
         if not 0 <= index < len(self):
             raise IndexError(index)
         run, row = int(self._runs[index]), int(self._rows[index])
+        offsets, nulls = self._offsets_of(run)
+        if nulls[row]:
+            return None
+        return self._bytes(run, int(offsets[row]), int(offsets[row + 1])).decode("utf-8", "surrogatepass")
+
+    def column(self, start: int, stop: int) -> pa.LargeStringArray:
+        """Items `start` to `stop` as one Arrow array, each run's among them read in one `pread` of the bytes
+        from its first to its last (a merge in doc_id order takes consecutive rows of each run), never
+        decoded to Python strings."""
+        runs, rows = self._runs[start:stop], self._rows[start:stop]
+        pieces, positions, base = [], np.empty(len(runs), dtype=np.int64), 0
+        for run in np.unique(runs):
+            of_run = runs == run
+            first, last = int(rows[of_run].min()), int(rows[of_run].max()) + 1
+            pieces.append(self._array(int(run), first, last))
+            positions[of_run] = rows[of_run] - first + base
+            base += last - first
+        if not pieces:
+            return pa.array([], pa.large_string())
+        whole = pieces[0] if len(pieces) == 1 else pa.concat_arrays(pieces)
+        return whole if np.array_equal(positions, np.arange(len(whole))) else whole.take(positions)
+
+    def _array(self, run: int, first: int, last: int) -> pa.LargeStringArray:
+        """Rows `first` to `last` of run `run` as an Arrow array over the bytes read (no copy)."""
+        offsets, nulls = self._offsets_of(run)
+        bounds = offsets[first:last + 1] - offsets[first]
+        data = self._bytes(run, int(offsets[first]), int(offsets[last]))
+        missing = nulls[first:last]
+        validity = pa.array(~missing).buffers()[1] if missing.any() else None
+        return pa.LargeStringArray.from_buffers(last - first, pa.py_buffer(bounds), pa.py_buffer(data), validity,
+                                                int(missing.sum()))
+
+    def _offsets_of(self, run: int) -> tuple[np.ndarray, np.ndarray]:
         known = self._offsets.get(run)
         if known is None:
             with np.load(offsets_path(self._paths[run])) as saved:
                 known = self._offsets[run] = (saved["offsets"], saved["nulls"])
-        offsets, nulls = known
-        if nulls[row]:
-            return None
-        start, end = int(offsets[row]), int(offsets[row + 1])
+        return known
+
+    def _bytes(self, run: int, start: int, end: int) -> bytes:
         descriptor = os.open(self._paths[run], os.O_RDONLY)
         try:
-            return os.pread(descriptor, end - start, start).decode("utf-8", "surrogatepass")
+            pieces = []
+            while start < end:  # one read returns 2 GB at most
+                piece = os.pread(descriptor, end - start, start)
+                if not piece:
+                    raise OSError(f"{self._paths[run]} ends before byte {end}")
+                pieces.append(piece)
+                start += len(piece)
+            return pieces[0] if len(pieces) == 1 else b"".join(pieces)
         finally:
             os.close(descriptor)
 

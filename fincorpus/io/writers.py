@@ -130,10 +130,13 @@ class ParquetRows:
         self._pending: list[pa.Table] = []
         self._pending_rows = 0
 
-    def write(self, frame: pl.DataFrame) -> None:
-        if frame.height == 0:
+    def write(self, frame: pl.DataFrame | pa.Table) -> None:
+        """Append `frame`'s rows (a polars frame, or an Arrow table of the same columns)."""
+        if len(frame) == 0:
             return
-        table = frame.select(self._names).to_arrow(compat_level=pl.CompatLevel.oldest()).cast(self._schema)
+        if isinstance(frame, pl.DataFrame):
+            frame = frame.select(self._names).to_arrow(compat_level=pl.CompatLevel.oldest())
+        table = frame.select(self._names).cast(self._schema)
         self._pending.append(table)
         self._pending_rows += table.num_rows
         if self._pending_rows >= PARQUET_ROW_GROUP_ROWS:
