@@ -111,11 +111,11 @@ def struck_segments(text: str, spans: list[tuple[int, int, str]], max_chars: int
     return segments
 
 
-def _collect(frame: pl.DataFrame | pl.LazyFrame | None, doc_ids: list[str]) -> pl.DataFrame | None:
-    # A LazyFrame from `report DIR` reads only the row groups of the documents shown.
+def _collect(frame: pl.DataFrame | pl.LazyFrame | None, doc_ids: list[str], column: str) -> pl.DataFrame | None:
+    # A LazyFrame (the documents.parquet of a build) reads only the text column asked for.
     if frame is None or not doc_ids:
         return None
-    return frame.lazy().filter(pl.col("doc_id").is_in(doc_ids)).collect()
+    return frame.lazy().filter(pl.col("doc_id").is_in(doc_ids)).select("doc_id", column).collect()
 
 
 def _charts(lineage: pl.DataFrame, removed_spans: pl.DataFrame, summary: dict, limits: Limits) -> dict:
@@ -163,7 +163,7 @@ def _clusters(corpus: pl.DataFrame, lineage: pl.DataFrame, members: pl.DataFrame
     diff_ids: list[str] = []
     for cluster_id in cluster_ids:
         diff_ids.extend(by_cluster[(cluster_id,)]["doc_id"].head(max(limits.diffs - len(diff_ids), 0)).to_list())
-    texts = _collect(documents, diff_ids)
+    texts = _collect(documents, diff_ids, "text_cleaned")
     member_text = {} if texts is None else {
         doc_id: text for doc_id, text in texts.select("doc_id", "text_cleaned").iter_rows() if text is not None}
     cards = []
@@ -181,7 +181,7 @@ def _clusters(corpus: pl.DataFrame, lineage: pl.DataFrame, members: pl.DataFrame
 
 def _document_views(doc_ids: list[str], lineage: pl.DataFrame, removed_spans: pl.DataFrame,
                     documents: pl.DataFrame | pl.LazyFrame | None, limits: Limits) -> list[DocumentView]:
-    texts = _collect(documents, doc_ids)
+    texts = _collect(documents, doc_ids, "text_as_read")
     if texts is None:
         return []
     as_read = dict(texts.select("doc_id", "text_as_read").iter_rows())
