@@ -96,7 +96,11 @@ class DedupConfig(_Section):
     seed: int = 1
     """Seed of the MinHash permutations; fixed so that runs are reproducible."""
     candidate_threshold: float = Field(default=0.3, gt=0, lt=1)
-    """Containment at which the LSH Ensemble index proposes a candidate pair (every candidate is verified)."""
+    """Containment at which the LSH Ensemble index proposes a pair; the pairs `candidate_p_value` leaves are the
+    candidates, and every candidate is verified."""
+    candidate_p_value: float = Field(default=1e-4, ge=0, lt=1)
+    """A proposed pair is dropped before verification when its signatures agree in so few values that a
+    containment of `candidate_threshold` would show as few with a probability under this (0: keep all)."""
     containment_threshold: float = Field(default=0.6, gt=0, le=1)
     """A verified pair is a duplicate when this share of one document's (non-boilerplate) characters lie
     in 5-grams it shares with the other: a copy, a truncated preview, an excerpt, a copy with edits."""

@@ -9,7 +9,8 @@ cut so that no task sees more than its share:
     → finish_part: each document's signature and size; set_sizes → lsh_plan (driver: 16 bytes a document)
     → band_entries per part and banding task: the part's probed bands whose hash falls to that task
     → bucket_pairs: LSH banding, each band value's bucket in one task (its hash modulo the tasks)
-    → unique candidate pairs (driver) → verify_chunk per partition of the left document
+    → unique proposed pairs (driver) → plausible_chunk per partition of the left document: the candidates
+    → verify_chunk per partition of the left document
     → settle on the driver over the verified scores (pairs a split needs are verified by more chunks)
     → assignment rows (driver)
 
@@ -39,7 +40,7 @@ from fincorpus.dedup.boilerplate import ExactCounts, FrequencySketch, boilerplat
 from fincorpus.dedup.canonical import choose_canonical
 from fincorpus.dedup.cluster import settle_components
 from fincorpus.dedup.engine import DEDUP_SCHEMA, cluster_id_of, pairs_frame, swapped
-from fincorpus.dedup.index import query_parameters, size_step
+from fincorpus.dedup.index import plausible_pairs, query_parameters, size_step
 from fincorpus.dedup.passes import Scanned, Signed, finish_signatures, scan_partition, sign_partition
 from fincorpus.dedup.signatures import Signer
 from fincorpus.dedup.verify import PairScore, PairScores, Verifier, verify_pairs
@@ -138,10 +139,11 @@ def boilerplate(signed: Sequence[Signed], cutoff: int) -> tuple[np.ndarray, np.n
 
 
 def finish_part(texts: dict[int, str], signed: Signed, found: tuple[np.ndarray, np.ndarray], config: DedupConfig
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(rows, signatures, sizes) of the part's compared documents: what banding reads (512 bytes each)."""
-    signatures, sizes = finish_signatures(signed, found[0], Signer(config.num_perm, config.seed), config)
-    return np.fromiter(texts.keys(), dtype=np.int64, count=len(texts)), signatures, sizes
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(rows, signatures, sizes, signed on the whole body) of the part's compared documents: what banding and
+    the signature check read (512 bytes each)."""
+    signatures, sizes, whole_body = finish_signatures(signed, found[0], Signer(config.num_perm, config.seed), config)
+    return np.fromiter(texts.keys(), dtype=np.int64, count=len(texts)), signatures, sizes, whole_body
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,9 +160,9 @@ class LshPlan:
     """Banding tasks: the bucket of a band value goes to the task its hash falls to (hash % shares)."""
 
 
-def set_sizes(table: tuple[np.ndarray, np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+def set_sizes(table: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """(rows, set sizes) of a part's `finish_part` table: what the driver needs of it (16 bytes a document)."""
-    rows, _, sizes = table
+    rows, _, sizes, _ = table
     return rows, sizes
 
 
@@ -199,11 +201,11 @@ class BandEntries:
     """The band's values, (entries, r) uint32: equal keys are checked value by value."""
 
 
-def band_entries(table: tuple[np.ndarray, np.ndarray, np.ndarray], rows: np.ndarray, probed: dict[int, int],
-                 share: int, shares: int) -> dict[int, BandEntries]:
+def band_entries(table: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], rows: np.ndarray,
+                 probed: dict[int, int], share: int, shares: int) -> dict[int, BandEntries]:
     """A part's probed bands whose hash falls to banding task `share` of `shares`, by band width (the hash is
     recomputed by each of the part's `shares` tasks: a few multiplications per band, less than moving it)."""
-    part_rows, signatures, sizes = table
+    part_rows, signatures, sizes, _ = table
     kept = sizes > 0
     position = np.searchsorted(rows, part_rows[kept]).astype(np.int32)
     if not len(position):
@@ -285,6 +287,20 @@ def unique_pairs(found: Sequence[np.ndarray]) -> np.ndarray:
     return np.unique(np.concatenate([np.empty((0, 2), dtype=np.int64), *found]), axis=0).reshape(-1, 2)
 
 
+def plausible_chunk(tables: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]], pairs: np.ndarray,
+                    config: DedupConfig) -> np.ndarray:
+    """`index.plausible_pairs` of `pairs` (compared rows), from the `finish_part` tables of the parts that
+    hold them."""
+    rows = np.concatenate([table[0] for table in tables])
+    order = np.argsort(rows)
+    position = order[np.searchsorted(rows, pairs, sorter=order)]
+    kept = plausible_pairs(position, np.concatenate([table[1] for table in tables]),
+                           np.concatenate([table[2] for table in tables]),
+                           np.concatenate([table[3] for table in tables]), config.candidate_threshold,
+                           config.candidate_p_value)
+    return rows[kept].reshape(-1, 2)
+
+
 def verify_chunk(texts: Sequence[dict[int, str]], pairs: np.ndarray, found: tuple[np.ndarray, np.ndarray],
                  config: DedupConfig) -> list[PairScore]:
     """Scores of `pairs` (compared rows), in order, from the texts of the parts that hold them."""
@@ -322,11 +338,13 @@ def run(parts: Sequence[Any], config: DedupConfig, executor: Executor, tasks: in
                    config.candidate_threshold, config.num_perm, tasks)
     entries = [[submit(band_entries, table, lsh.rows, lsh.probed, share, lsh.shares) for table in tables]
                for share in range(lsh.shares)]
-    pairs = unique_pairs([result(submit(bucket_pairs, share, lsh)) for share in entries])
+    proposed = unique_pairs([result(submit(bucket_pairs, share, lsh)) for share in entries])
 
     part_of = np.empty(plan.compared, dtype=np.int64)
     for number, rows in enumerate(plan.global_rows):
         part_of[rows] = number
+    pairs = unique_pairs([result(submit(plausible_chunk, [tables[part] for part in needed], mine, config))
+                          for needed, mine in verification_chunks(proposed, part_of)])
 
     def verified(wanted: np.ndarray) -> dict[tuple[int, int], PairScore]:
         chunks = [(mine, submit(verify_chunk, [texts[part] for part in needed], mine, found, config))

@@ -19,10 +19,10 @@ from bench.synth import generate
 from fincorpus import partitioned_dedup
 from fincorpus.config import Config
 from fincorpus.dedup import deduplicate
-from fincorpus.dedup.index import candidate_pairs
+from fincorpus.dedup.index import candidate_pairs, plausible_pairs
 from fincorpus.dedup.signatures import Signer
-from fincorpus.partitioned_dedup import (BandEntries, LocalExecutor, LshPlan, band_entries, bucket_pairs, lsh_plan, run,
-                                         unique_pairs)
+from fincorpus.partitioned_dedup import (BandEntries, LocalExecutor, LshPlan, band_entries, bucket_pairs, lsh_plan,
+                                         plausible_chunk, run, unique_pairs, verification_chunks)
 from fincorpus.pipeline import clean_documents, read_documents, with_content
 
 DEDUP = Config().dedup
@@ -116,8 +116,9 @@ def test_banding_split_by_band_hash_finds_the_candidate_pairs_of_the_whole_batch
     sizes = rng.integers(0, 4000, size=80) * (rng.random(80) > 0.1)
     expected = candidate_pairs(signatures, sizes, Signer(128, 1), DEDUP.candidate_threshold)
     edges = [0, *sorted(cuts), 80]
-    tables = [(np.arange(start, end), signatures[start:end], sizes[start:end]) for start, end in zip(edges, edges[1:])]
-    plan = lsh_plan([(rows, part_sizes) for rows, _, part_sizes in tables], 80, DEDUP.candidate_threshold, 128,
+    tables = [(np.arange(start, end), signatures[start:end], sizes[start:end], np.zeros(end - start, dtype=bool))
+              for start, end in zip(edges, edges[1:])]
+    plan = lsh_plan([(rows, part_sizes) for rows, _, part_sizes, _ in tables], 80, DEDUP.candidate_threshold, 128,
                     shares)
     entries = [[band_entries(table, plan.rows, plan.probed, share, shares) for table in tables]
                for share in range(shares)]
@@ -125,6 +126,29 @@ def test_banding_split_by_band_hash_finds_the_candidate_pairs_of_the_whole_batch
     assert len(expected) > 0 and len(plan.probed) > 1
     dealt = sum(len(part[r].key) for share in entries for part in share for r in part)
     assert dealt == len(plan.rows) * sum(plan.probed.values())
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), cuts=st.lists(st.integers(0, 80), max_size=3))
+def test_the_signature_check_per_partition_keeps_the_pairs_the_whole_batch_keeps(seed, cuts):
+    """`plausible_chunk` over the pairs of each partition, with the signatures of the parts that hold
+    them, keeps what `plausible_pairs` keeps over the whole batch (some pairs dropped, some kept)."""
+    rng = np.random.default_rng(seed)
+    alphabets = rng.choice([3, 30], size=(80, 1))  # rows that agree often with one another, and rows that do not
+    signatures = (rng.random((80, 128)) * alphabets).astype(np.uint32)
+    sizes = rng.integers(1, 4000, size=80)
+    whole_body = rng.random(80) < 0.2
+    proposed = candidate_pairs(signatures, sizes, Signer(128, 1), DEDUP.candidate_threshold)
+    expected = plausible_pairs(proposed, signatures, sizes, whole_body, DEDUP.candidate_threshold,
+                               DEDUP.candidate_p_value)
+    assert 0 < len(expected) < len(proposed)
+    edges = [0, *sorted(cuts), 80]
+    tables = [(np.arange(start, end), signatures[start:end], sizes[start:end], whole_body[start:end])
+              for start, end in zip(edges, edges[1:])]
+    part_of = np.concatenate([np.full(end - start, part) for part, (start, end) in enumerate(zip(edges, edges[1:]))])
+    kept = unique_pairs([plausible_chunk([tables[part] for part in needed], mine, DEDUP)
+                         for needed, mine in verification_chunks(proposed, part_of)])
+    assert np.array_equal(kept, expected)
 
 
 def test_rows_whose_band_hashes_collide_pair_only_where_the_band_values_are_equal():

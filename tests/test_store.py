@@ -317,11 +317,12 @@ def generated_batches(tmp_path_factory) -> tuple[Path, Path, Path]:
 
 
 def _counting_verification(monkeypatch) -> dict[str, list[int]]:
-    """Record how many pairs the engine's index proposes and how many it verifies, per run."""
+    """Record how many candidate pairs the engine has (proposed by its index, left by the signature check) and
+    how many it verifies, per run."""
     from fincorpus.dedup import engine
 
     counts: dict[str, list[int]] = {"proposed": [], "verified": []}
-    propose, verify = engine.candidate_pairs, engine.verify_pairs
+    propose, verify = engine.plausible_pairs, engine.verify_pairs
 
     def proposed(*args, **kwargs):
         pairs = propose(*args, **kwargs)
@@ -332,7 +333,7 @@ def _counting_verification(monkeypatch) -> dict[str, list[int]]:
         counts["verified"].append(len(pairs))
         return verify(pairs, *args, **kwargs)
 
-    monkeypatch.setattr(engine, "candidate_pairs", proposed)
+    monkeypatch.setattr(engine, "plausible_pairs", proposed)
     monkeypatch.setattr(engine, "verify_pairs", verified)
     return counts
 

@@ -6,7 +6,8 @@
 2. `passes.sign_partition` (pass 2, the representatives long enough to compare): MinHash signatures
    (datasketch-compatible) of each body's shingles that cannot be boilerplate, exact counts of those that
    may be; `boilerplate_of` and `passes.finish_signatures` complete the signatures on informative shingles;
-3. `index.candidate_pairs`: the LSH Ensemble containment index proposes pairs;
+3. `index.candidate_pairs`: the LSH Ensemble containment index proposes pairs; `index.plausible_pairs` drops
+   those whose signatures rule out a containment of `candidate_threshold`: the rest are the candidates;
 4. `verify.verify_pairs`: every candidate is measured on its shingles, recomputed from the two texts;
    only pairs that pass a test are edges;
 5. `settle`: components of the edges, split until every member passes a test against its canonical,
@@ -32,7 +33,7 @@ from fincorpus.config import DedupConfig
 from fincorpus.dedup.boilerplate import ExactCounts, FrequencySketch, boilerplate_cutoff
 from fincorpus.dedup.canonical import choose_canonical
 from fincorpus.dedup.cluster import Settled, settle_components
-from fincorpus.dedup.index import candidate_pairs
+from fincorpus.dedup.index import candidate_pairs, plausible_pairs
 from fincorpus.dedup.codepoints import fold_table
 from fincorpus.dedup.passes import (Scanned, Shingler, Signed, compared_rows, finish_signatures, merge_signed,
                                     ordered_map, scan_partition, sign_partition)
@@ -218,14 +219,16 @@ def deduplicate(doc_ids: Sequence[str], texts: Sequence[str], config: DedupConfi
 
     signed = merge_signed(list(ordered_map(sign_batch, _batches(_in_order(texts, compared)), threads)))
     boilerplate, boilerplate_figures = boilerplate_of(signed, cutoff)
-    signatures, sizes = finish_signatures(signed, boilerplate, signer, config)
+    signatures, sizes, whole_body = finish_signatures(signed, boilerplate, signer, config)
     order = np.empty(len(compared), dtype=np.int64)
     order[sorted(range(len(compared)), key=lambda position: compared[position])] = np.arange(len(compared))
-    signatures, sizes = signatures[order], sizes[order]  # signed in row order; the stages below in doc_id order
+    # signed in row order; the stages below in doc_id order
+    signatures, sizes, whole_body = signatures[order], sizes[order], whole_body[order]
     del signed, sketch
 
     say("lsh+verify")
-    pairs = candidate_pairs(signatures, sizes, signer, config.candidate_threshold, threads=threads)
+    pairs = plausible_pairs(candidate_pairs(signatures, sizes, signer, config.candidate_threshold, threads=threads),
+                            signatures, sizes, whole_body, config.candidate_threshold, config.candidate_p_value)
     names = [doc_ids[row] for row in compared]
     if known is not None:
         settled_before = _known_positions(known, names)

@@ -25,6 +25,7 @@ import numba
 import numpy as np
 from datasketch import MinHashLSHEnsemble
 from datasketch.lshensemble_partition import optimal_partitions
+from scipy.special import bdtr
 
 from fincorpus.dedup.signatures import Signer
 
@@ -56,6 +57,42 @@ def candidate_pairs(signatures: np.ndarray, sizes: Sequence[int], signer: Signer
     pairs = np.column_stack([codes // len(rows), codes % len(rows)])
     named = keys[rows][pairs]
     return named[np.lexsort((named[:, 1], named[:, 0]))].reshape(-1, 2)
+
+
+def plausible_pairs(pairs: np.ndarray, signatures: np.ndarray, sizes: Sequence[int], whole_body: np.ndarray,
+                    threshold: float, p_value: float) -> np.ndarray:
+    """The pairs (rows into `signatures`) whose signatures leave it plausible that the smaller set lies in
+    the other at `threshold`: a pair is dropped when, were it contained at `threshold` (a Jaccard of
+    t·q / (q + x − t·q) for set sizes q <= x), as few of its MinHash values or fewer would agree with a
+    probability under `p_value` (the binomial tail); a `p_value` of 0 keeps every pair.
+
+    The ensemble probes the bands sized for a partition's largest set, so the smaller sets of a partition
+    are proposed on one or two equal values: most candidates of a large batch share a few common 5-grams
+    and nothing else. Where the sizes are so unequal that a contained set would show one or two equal
+    values (a short preview of a long report), no count is improbable and the pair stays. So does a pair
+    of which one document only was signed on its `whole_body` (`passes.finish_signatures`): verification
+    compares it on informative shingles its signature does not describe."""
+    if p_value <= 0 or len(pairs) == 0:
+        return pairs
+    matches = _agreeing_values(signatures, pairs)
+    sizes = np.asarray(sizes, dtype=np.float64).reshape(-1)
+    smaller = np.minimum(sizes[pairs[:, 0]], sizes[pairs[:, 1]])
+    larger = np.maximum(sizes[pairs[:, 0]], sizes[pairs[:, 1]])
+    jaccard = threshold * smaller / (smaller + larger - threshold * smaller)
+    whole_body = np.asarray(whole_body, dtype=bool)
+    undecided = whole_body[pairs[:, 0]] != whole_body[pairs[:, 1]]
+    return pairs[undecided | (bdtr(matches, signatures.shape[1], jaccard) >= p_value)]
+
+
+@numba.njit(cache=True, nogil=True)
+def _agreeing_values(signatures, pairs):  # pragma: no cover - compiled
+    """For each pair, how many of the two signatures' values are equal."""
+    matches = np.zeros(len(pairs), dtype=np.int64)
+    for index in range(len(pairs)):
+        left, right = signatures[pairs[index, 0]], signatures[pairs[index, 1]]
+        for column in range(len(left)):
+            matches[index] += left[column] == right[column]
+    return matches
 
 
 def query_parameters(sizes: np.ndarray, threshold: float, num_perm: int

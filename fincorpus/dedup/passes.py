@@ -219,19 +219,23 @@ def merge_signed(parts: Sequence[Signed]) -> Signed:
 
 
 def finish_signatures(signed: Signed, boilerplate: np.ndarray, signer: Signer, config: DedupConfig
-                      ) -> tuple[np.ndarray, np.ndarray]:
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Signatures and set sizes of what each document is compared on: its informative shingles (body
-    shingles that are not `boilerplate`), or its whole body when fewer than `min_chars` are informative."""
+    shingles that are not `boilerplate`), or its whole body when fewer than `min_chars` are informative;
+    and which documents were signed on a whole body that holds boilerplate (their signature says nothing
+    of the informative shingles verification compares them on against a document that is not)."""
     signatures, sizes = signed.signatures.copy(), signed.plain_sizes.copy()
+    whole_body = np.zeros(len(sizes), dtype=bool)
     boilerplate_set = HashSet(boilerplate)
     for position, candidate in signed.candidates.items():
         informative = candidate[~boilerplate_set.contains(candidate)]
         if sizes[position] + len(informative) < config.min_chars:
+            whole_body[position] = len(informative) < len(candidate)
             informative = candidate  # mostly boilerplate: compared on its whole body
         if len(informative):
             np.minimum(signatures[position], sign_one(signer, informative), out=signatures[position])
         sizes[position] += len(informative)
-    return signatures, sizes
+    return signatures, sizes, whole_body
 
 
 def sign_one(signer: Signer, hashes: np.ndarray) -> np.ndarray:
