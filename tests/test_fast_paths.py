@@ -69,6 +69,23 @@ def test_batch_lsh_ensemble_proposes_exactly_the_pairs_of_datasketchs_ensemble(s
     assert pairs.tolist() == [list(pair) for pair in _ensemble_reference(signatures, sizes, signer, threshold)]
 
 
+@settings(max_examples=6, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(2, 160), st.floats(0.0, 1.0))
+def test_lsh_with_fresh_rows_proposes_exactly_the_pairs_that_hold_one(seed, count, share):
+    """An update's banding: only pairs holding a new document, the same as banding all and filtering."""
+    from fincorpus.dedup.index import candidate_pairs
+    from fincorpus.dedup.signatures import Signer
+
+    signer = Signer(128, 1)
+    sets = _related_sets(seed, count)
+    signatures = signer.sign_all(sets)
+    sizes = [len(shingles) for shingles in sets]
+    fresh = np.random.default_rng(seed).random(count) < share
+    every = candidate_pairs(signatures, sizes, signer, 0.3)
+    expected = every[fresh[every[:, 0]] | fresh[every[:, 1]]] if len(every) else every
+    assert candidate_pairs(signatures, sizes, signer, 0.3, fresh=fresh).tolist() == expected.tolist()
+
+
 @settings(max_examples=25, deadline=None)
 @given(st.lists(st.lists(st.integers(0, 2**64 - 1), max_size=300), min_size=1, max_size=6), st.integers(0, 2**31))
 def test_compiled_signatures_equal_datasketch_minhash_for_every_set_including_empty(sets, seed):

@@ -317,23 +317,28 @@ def generated_batches(tmp_path_factory) -> tuple[Path, Path, Path]:
 
 
 def _counting_verification(monkeypatch) -> dict[str, list[int]]:
-    """Record how many candidate pairs the engine has (proposed by its index, left by the signature check) and
-    how many it verifies, per run."""
+    """Record, per run, how many pairs the engine would verify over all the documents it is given (stored and
+    new: proposed by its index, left by the signature check) and how many it verifies."""
     from fincorpus.dedup import engine
 
     counts: dict[str, list[int]] = {"proposed": [], "verified": []}
-    propose, verify = engine.plausible_pairs, engine.verify_pairs
+    propose, check, verify = engine.candidate_pairs, engine.plausible_pairs, engine.verify_pairs
+    every: dict[str, object] = {}
 
-    def proposed(*args, **kwargs):
-        pairs = propose(*args, **kwargs)
-        counts["proposed"].append(len(pairs))
-        return pairs
+    def proposed(*args, fresh=None, **kwargs):
+        every["pairs"] = propose(*args, **kwargs)
+        return propose(*args, fresh=fresh, **kwargs)
+
+    def plausible(pairs, *args, **kwargs):
+        counts["proposed"].append(len(check(every["pairs"], *args, **kwargs)))
+        return check(pairs, *args, **kwargs)
 
     def verified(pairs, *args, **kwargs):
         counts["verified"].append(len(pairs))
         return verify(pairs, *args, **kwargs)
 
-    monkeypatch.setattr(engine, "plausible_pairs", proposed)
+    monkeypatch.setattr(engine, "candidate_pairs", proposed)
+    monkeypatch.setattr(engine, "plausible_pairs", plausible)
     monkeypatch.setattr(engine, "verify_pairs", verified)
     return counts
 

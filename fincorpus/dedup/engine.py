@@ -227,12 +227,12 @@ def deduplicate(doc_ids: Sequence[str], texts: Sequence[str], config: DedupConfi
     del signed, sketch
 
     say("lsh+verify")
-    pairs = plausible_pairs(candidate_pairs(signatures, sizes, signer, config.candidate_threshold, threads=threads),
-                            signatures, sizes, whole_body, config.candidate_threshold, config.candidate_p_value)
     names = [doc_ids[row] for row in compared]
-    if known is not None:
-        settled_before = _known_positions(known, names)
-        pairs = pairs[~(settled_before[pairs[:, 0]] & settled_before[pairs[:, 1]])]
+    settled_before = None if known is None else _known_positions(known, names)
+    proposed = candidate_pairs(signatures, sizes, signer, config.candidate_threshold, threads=threads,
+                               fresh=None if settled_before is None else ~settled_before)
+    pairs = plausible_pairs(proposed, signatures, sizes, whole_body, config.candidate_threshold,
+                            config.candidate_p_value)
     verifier = Verifier(_Compared(texts, compared), boilerplate, boilerplate_figures, config)
     scores = verify_pairs(pairs, verifier, threads)
     edges = None

@@ -34,10 +34,13 @@ _LOW32 = np.uint64(0xFFFFFFFF)
 
 
 def candidate_pairs(signatures: np.ndarray, sizes: Sequence[int], signer: Signer, threshold: float,
-                    keys: Sequence[int] | None = None, threads: int = 1) -> np.ndarray:
+                    keys: Sequence[int] | None = None, threads: int = 1, fresh: np.ndarray | None = None
+                    ) -> np.ndarray:
     """Pairs (i, j), i < j, of rows whose sets may contain one another at >= `threshold`, as an (n, 2)
     int64 array sorted by rows. `keys` names the rows (default 0..n-1); rows with an empty set are skipped.
-    Each band width is banded in one of `threads` threads (compiled, without the GIL).
+    Each band width is banded in one of `threads` threads (compiled, without the GIL). With `fresh` (a
+    boolean per row), only pairs holding a fresh row are proposed: a bucket costs its fresh rows times its
+    size, not its size squared (an update's stored clusters propose one another no more).
 
     Every row is indexed and queried: a query returns the indexed sets that contain it, so each pair is
     found from its smaller side, and pairs of similar size from both.
@@ -50,8 +53,10 @@ def candidate_pairs(signatures: np.ndarray, sizes: Sequence[int], signer: Signer
     matrix = np.ascontiguousarray(signatures[rows])
     bands, widths, partition = query_parameters(stepped, threshold, signer.num_perm)
     bands, widths = bands.astype(np.int64), widths.astype(np.int64)
+    fresh_rows = np.ones(len(rows), dtype=np.bool_) if fresh is None else np.asarray(fresh, dtype=np.bool_)[rows]
     with ThreadPoolExecutor(max(1, threads)) as pool:
-        found = list(pool.map(lambda r: band_pairs(matrix, bands, widths, partition, r), np.unique(widths).tolist()))
+        found = list(pool.map(lambda r: band_pairs(matrix, bands, widths, partition, r, fresh_rows),
+                              np.unique(widths).tolist()))
     pairs = np.concatenate([np.empty((0, 2), dtype=np.int64), *found])
     codes = np.unique(pairs[:, 0] * len(rows) + pairs[:, 1])  # each pair once, as one integer
     pairs = np.column_stack([codes // len(rows), codes % len(rows)])
@@ -115,12 +120,13 @@ def query_parameters(sizes: np.ndarray, threshold: float, num_perm: int
 
 
 @numba.njit(cache=True, nogil=True)
-def band_pairs(matrix, bands, widths, partition, r):  # pragma: no cover - compiled
+def band_pairs(matrix, bands, widths, partition, r, fresh):  # pragma: no cover - compiled
     """Pairs (i, j), i < j, sorted and without repeats, of rows that share one of the first `b` bands of width
-    `r`, for the queries that probe the other row's partition with width `r`: per band, the rows sorted by a
-    32-bit hash of the band (the row number in the low bits), every ordered pair within a run of equal
-    hashes checked on the band itself (a collision of the hash is dropped); pairs are kept once, as
-    i * rows + j, in an open-addressing set."""
+    `r`, for the queries that probe the other row's partition with width `r`, and that hold a `fresh` row:
+    per band, the rows sorted by a 32-bit hash of the band (the row number in the low bits), every ordered
+    pair within a run of equal hashes (a fresh query with every row, any query with the fresh rows) checked
+    on the band itself (a collision of the hash is dropped); pairs are kept once, as i * rows + j, in an
+    open-addressing set."""
     rows = matrix.shape[0]
     probed = 0
     for query in range(rows):
@@ -131,6 +137,7 @@ def band_pairs(matrix, bands, widths, partition, r):  # pragma: no cover - compi
     count = 0
     keyed = np.empty(rows, dtype=np.uint64)  # band hash << 32 | row
     spare = np.empty(rows, dtype=np.uint64)
+    fresh_in_run = np.empty(rows, dtype=np.int64)  # positions of a run's fresh rows
     for band in range(probed):
         first = band * r
         for row in range(rows):
@@ -144,9 +151,16 @@ def band_pairs(matrix, bands, widths, partition, r):  # pragma: no cover - compi
             end = start + 1
             while end < rows and (keyed[end] >> np.uint64(32)) == (keyed[start] >> np.uint64(32)):
                 end += 1
+            fresh_count = 0
+            for a in range(start, end):
+                if fresh[np.int64(keyed[a] & _LOW32)]:
+                    fresh_in_run[fresh_count] = a
+                    fresh_count += 1
             for a in range(start, end):
                 query = np.int64(keyed[a] & _LOW32)
-                for b in range(start, end):
+                others = end - start if fresh[query] else fresh_count
+                for other in range(others):
+                    b = start + other if fresh[query] else fresh_in_run[other]
                     if a == b:
                         continue
                     indexed = np.int64(keyed[b] & _LOW32)
