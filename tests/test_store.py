@@ -211,6 +211,23 @@ def test_a_store_built_with_other_dedup_settings_is_refused(two_batches):
         update(seeds(SEED_002), two_batches, other)
 
 
+def test_a_store_from_before_a_setting_existed_takes_it_at_its_default_and_refuses_another_value(two_batches,
+                                                                                                 tmp_path):
+    """Upgrading fincorpus adds settings: an older store's store.json lacks them."""
+    repost = tmp_path / "inbox" / "repost.txt"
+    repost.parent.mkdir()
+    repost.write_bytes((SEEDS / SEED_002).read_bytes())
+    settings_path = two_batches / "store.json"
+    stored = json.loads(settings_path.read_text(encoding="utf-8"))
+    del stored["dedup"]["candidate_p_value"], stored["rules"]
+    stored["dedup"]["a_setting_since_dropped"] = 1
+    settings_path.write_text(json.dumps(stored), encoding="utf-8")
+    other = Config.model_validate({"dedup": {"candidate_p_value": 0.01}})
+    with pytest.raises(UserError, match=r"dedup.candidate_p_value=None"):
+        update([repost], two_batches, other)
+    assert update([repost], two_batches, Config()).summary["added"] == 1
+
+
 def test_a_store_of_a_later_layout_format_is_refused(two_batches):
     settings_path = two_batches / "store.json"
     stored = json.loads(settings_path.read_text(encoding="utf-8"))

@@ -104,6 +104,15 @@ class StoreState:
     """TEMPLATES_SCHEMA"""
 
 
+def _settings(config: Config) -> dict[str, dict]:
+    """The sections of `config` a store is bound to, as `store.json` holds them. A setting that a later
+    version of fincorpus adds is missing from an older store's file: it is taken at its default there (new
+    settings default to the earlier behaviour, or to one that leaves stored texts and signatures as they
+    are), so upgrading keeps the store usable; a setting a later version drops is not checked."""
+    return {"cleaning": config.cleaning.model_dump(mode="json"), "dedup": config.dedup.model_dump(mode="json"),
+            "store": config.store.model_dump(mode="json", exclude={"index"})}
+
+
 class StoreLayout:
     def __init__(self, root: str | Path) -> None:
         self.root = Path(os.path.abspath(root))
@@ -139,10 +148,7 @@ class StoreLayout:
 
     def open(self, config: Config, create: bool) -> None:
         """Check (or, with `create`, start) the store: layout format and the settings signatures depend on."""
-        wanted = {"format": FORMAT, "cleaning": config.cleaning.model_dump(mode="json"),
-                  "dedup": config.dedup.model_dump(mode="json"),
-                  "store": config.store.model_dump(mode="json", exclude={"index"}),
-                  "rules": rule_set_digests(config.cleaning.rules)}
+        wanted = {"format": FORMAT, **_settings(config), "rules": rule_set_digests(config.cleaning.rules)}
         if not self.settings_path.is_file():
             if self.root.is_dir() and any(not entry.name.startswith(".") for entry in self.root.iterdir()):
                 raise UserError(f"--store {self.root} is not a fincorpus store (no store.json) and not empty: "
@@ -161,12 +167,15 @@ class StoreLayout:
         if stored_format != FORMAT:
             raise UserError(f"the store {self.root} has layout format {stored_format}, this fincorpus reads format "
                             f"{FORMAT}: use a matching fincorpus version")
+        defaults = _settings(Config())
         for section in ("cleaning", "dedup", "store"):
-            if stored.get(section) != wanted[section]:
-                key = next((key for key in wanted[section] if stored.get(section, {}).get(key) != wanted[section][key]),
-                           section)
-                raise UserError(f"the store {self.root} was built with other {section} settings ({section}.{key}="
-                                f"{stored.get(section, {}).get(key)!r}): use the same --config, or build a new store")
+            built = stored.get(section)
+            if not isinstance(built, dict):
+                raise UserError(f"{self.settings_path} has no {section} settings: the store is damaged")
+            for key, value in wanted[section].items():
+                if built.get(key, defaults[section].get(key)) != value:
+                    raise UserError(f"the store {self.root} was built with other {section} settings ({section}.{key}="
+                                    f"{built.get(key)!r}): use the same --config, or build a new store")
         changed = [name for name, digest in stored.get("rules", {}).items() if wanted["rules"].get(name) != digest]
         if changed:  # a store from before rule digests were kept has none: not checked
             raise UserError(f"the chrome rule set {changed[0]!r} (cleaning.rules) has changed since the store "
