@@ -43,9 +43,10 @@ def test_the_index_signs_a_report_without_its_legal_pages():
     assert only_legal.tolist() == shingle_hashes(fingerprint_text(legal), 5).tolist()
 
 
-def test_band_shape_is_datasketchs_choice_for_the_threshold():
+def test_band_shape_takes_datasketchs_rows_for_the_threshold_and_bands_over_the_whole_signature():
     lsh = MinHashLSH(threshold=0.2, num_perm=128)
-    assert band_shape(0.2, 128) == (lsh.b, lsh.r)
+    assert lsh.b * lsh.r < 128  # datasketch leaves values unused
+    assert band_shape(0.2, 128) == (128 // lsh.r, lsh.r)
 
 
 def test_signatures_share_a_band_key_exactly_where_they_agree_on_the_band():
@@ -77,3 +78,22 @@ def test_unrelated_documents_are_not_proposed(signed_seeds):
     stored, stored_sizes = stack(signed_seeds, [SEED_001, SEED_004])
     new, new_sizes = stack(signed_seeds, [SEED_002])
     assert stored_candidates(new, new_sizes, stored, stored_sizes, 0.2, 0.3).shape == (0, 2)
+
+
+def _signatures_equal_in(columns: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Two signatures of 128 values that agree in `columns` only."""
+    new = np.arange(128, dtype=np.uint32)[None]
+    stored = new + np.uint32(1000)
+    stored[0, columns] = new[0, columns]
+    return new, stored
+
+
+def test_a_pair_sharing_only_a_band_past_datasketchs_band_count_is_proposed():
+    """A preview of 200 shingles in a report of 700 (Jaccard ~0.29) whose values agree in every other column
+    of the first 56 (no band of datasketch's 28 fully equal) and in the band of columns 100-101: before,
+    only the first 28 bands were keyed and the pair was lost."""
+    new, stored = _signatures_equal_in(list(range(0, 56, 2)) + [100, 101])
+    sizes = np.array([200]), np.array([700])
+    assert stored_candidates(new, sizes[0], stored, sizes[1], 0.2, 0.3).tolist() == [[0, 0]]
+    rows = band_shape(0.2, 128)[1]
+    assert not (band_keys(new, 28, rows) == band_keys(stored, 28, rows)).any()
