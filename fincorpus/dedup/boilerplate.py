@@ -81,8 +81,10 @@ class ExactCounts:
         """Count each of `distinct` once (or `times` times)."""
         if (self.used + len(distinct)) * 2 > len(self.keys):
             self._grow(max(len(self.keys) * 2, 1 << math.ceil(math.log2((self.used + len(distinct)) * 4))))
-        times = np.ones(len(distinct), dtype=np.uint32) if times is None else times.astype(np.uint32)
-        self.used += _table_add(distinct, times, self.keys, self.counts)
+        if times is None:
+            self.used += _table_add_once(distinct, self.keys, self.counts)
+        else:
+            self.used += _table_add(distinct, times.astype(np.uint32), self.keys, self.counts)
 
     def merge(self, other: ExactCounts) -> ExactCounts:
         occupied = other.counts > 0
@@ -104,17 +106,32 @@ class ExactCounts:
 @numba.njit(cache=True, nogil=True)
 def _table_add(items, times, keys, counts):  # pragma: no cover - compiled
     """Add `times` to each item's count (a zero count marks a free slot); returns the new keys' number."""
-    mask = len(keys) - 1
     added = 0
     for index in range(len(items)):
-        value = items[index]
-        slot = np.int64((value * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(32)) & mask
-        while counts[slot] != 0 and keys[slot] != value:
-            slot = (slot + 1) & mask
-        if counts[slot] == 0:
-            keys[slot] = value
-            added += 1
-        counts[slot] += times[index]
+        added += _table_add_one(items[index], times[index], keys, counts)
+    return added
+
+
+@numba.njit(cache=True, nogil=True)
+def _table_add_once(items, keys, counts):  # pragma: no cover - compiled
+    """`_table_add` with every time 1 (no array of ones per call)."""
+    added = 0
+    for index in range(len(items)):
+        added += _table_add_one(items[index], np.uint32(1), keys, counts)
+    return added
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _table_add_one(value, times, keys, counts):  # pragma: no cover - compiled
+    mask = len(keys) - 1
+    slot = np.int64((value * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(32)) & mask
+    while counts[slot] != 0 and keys[slot] != value:
+        slot = (slot + 1) & mask
+    added = 0
+    if counts[slot] == 0:
+        keys[slot] = value
+        added = 1
+    counts[slot] += times
     return added
 
 

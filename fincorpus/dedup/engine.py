@@ -1,6 +1,6 @@
 """Exact and near-duplicate clusters with a canonical document each, as a chain of stages:
 
-1. `passes.scan_partition` (pass 1 over the text): fingerprint lengths and exact hashes, and a sketch of
+1. `passes.scan_hashes` (pass 1 over the text, in threads that share one sketch): fingerprint lengths and exact hashes, and a sketch of
    the document frequency of shingles and figures; exact duplicates (after folding) collapse onto one
    representative, the smallest doc_id of each exact group (`passes.compared_rows`);
 2. `passes.sign_partition` (pass 2, the representatives long enough to compare): MinHash signatures
@@ -36,7 +36,7 @@ from fincorpus.dedup.cluster import Settled, settle_components
 from fincorpus.dedup.index import candidate_pairs, plausible_pairs
 from fincorpus.dedup.codepoints import fold_table
 from fincorpus.dedup.passes import (Scanned, Shingler, Signed, compared_rows, finish_signatures, merge_signed,
-                                    ordered_map, scan_partition, sign_partition)
+                                    ordered_map, scan_hashes, sign_partition)
 from fincorpus.dedup.signatures import Signer
 from fincorpus.dedup.verify import PairScore, PairScores, Verifier, verify_pairs
 from fincorpus.documents import Reason, Status
@@ -193,19 +193,17 @@ def deduplicate(doc_ids: Sequence[str], texts: Sequence[str], config: DedupConfi
     fold_table()  # one table for every thread
     say("shingles")
     expected = len(doc_ids)
-    scans = _PerThread(lambda: (Shingler(config), FrequencySketch(expected)))
-
-    def scan_batch(batch: list[str]) -> Scanned:
-        shingler, sketch = scans.get()
-        return scan_partition(batch, config, expected, shingler, sketch=sketch)
-
-    scanned_parts = list(ordered_map(scan_batch, _batches(texts), threads))
-    sketch = scans.states[0][1] if scans.states else FrequencySketch(expected)
-    for _, thread_sketch in scans.states[1:]:
-        sketch.merge(thread_sketch)  # into the first thread's: one sketch more per thread, not two
-    scanned = Scanned(np.concatenate([np.empty(0, np.uint64), *(part.exact for part in scanned_parts)]),
-                      np.concatenate([np.empty(0, np.int64), *(part.chars for part in scanned_parts)]), sketch)
-    del scans, scanned_parts
+    scanners = _PerThread(lambda: Shingler(config))
+    sketch = FrequencySketch(expected)  # one, counted in this thread: a sketch per thread would be 64 MB each
+    exact_parts, chars_parts = [np.empty(0, np.uint64)], [np.empty(0, np.int64)]
+    for exact, chars, hashes, documents in ordered_map(
+            lambda batch: scan_hashes(batch, config, scanners.get()), _batches(texts), threads):
+        sketch.add(hashes)
+        sketch.documents += documents
+        exact_parts.append(exact)
+        chars_parts.append(chars)
+    scanned = Scanned(np.concatenate(exact_parts), np.concatenate(chars_parts), sketch)
+    del scanners, exact_parts, chars_parts
     representative, compared = compared_rows(doc_ids, scanned, config)
     cutoff = boilerplate_cutoff(len(compared), config)
 

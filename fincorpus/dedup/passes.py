@@ -30,7 +30,7 @@ from fincorpus.dedup.boilerplate import (ExactCounts, FrequencySketch, HashSet, 
 from fincorpus.dedup.codepoints import (code_points, figure_keys_into, fingerprint_codes, fold_table, window_hash,
                                         window_hashes_of)
 from fincorpus.dedup.shingles import fingerprint_text
-from fincorpus.dedup.signatures import Signer, _sign_rows, lower_with, mix32
+from fincorpus.dedup.signatures import Signer, lower_with, mix32
 
 FIGURE_CONTEXT = 4  # characters before a figure that name it (`shingles.figures`)
 
@@ -45,9 +45,7 @@ class Shingler:
         self.pattern = _heading_pattern(self.headings) if self.headings else None
         self._windows = np.empty(1 << 14, dtype=np.uint64)
         self._distinct = np.empty(1 << 14, dtype=np.uint64)
-        self._keys = np.zeros(1 << 15, dtype=np.uint64)
-        self._stamps = np.zeros(1 << 15, dtype=np.uint32)
-        self._stamp = 0
+        self._table = np.empty(1 << 15, dtype=np.uint64)
         self._contexts = np.empty(1 << 12, dtype=np.uint64)
         self._figures = np.empty(1 << 12, dtype=np.uint64)
         self._mixed = np.empty(1 << 14, dtype=np.uint32)
@@ -75,9 +73,15 @@ class Shingler:
     def count(self, codes: np.ndarray, sketch: FrequencySketch) -> None:
         """Add the document's distinct shingles and distinct figures to `sketch` (one compiled call)."""
         self._reserve_figures(len(codes))
-        stamp = self._next_stamp()
-        _count_document(codes, self.size, self._keys, self._stamps, stamp, self._next_stamp(), sketch.counters,
-                        sketch.shift, self._distinct, fold_table().digit, self._contexts, self._figures)
+        _count_document(codes, self.size, self._table, sketch.counters, sketch.shift, self._distinct,
+                        fold_table().digit, self._contexts, self._figures)
+
+    def hashes_into(self, codes: np.ndarray, out: np.ndarray) -> int:
+        """Write what `count` adds to a sketch (the distinct shingles, then the distinct figures) to `out`
+        (room for 2 * len(codes) + 1); returns how many."""
+        self._reserve_figures(len(codes))
+        return _document_hashes(codes, self.size, self._table, out, fold_table().digit, self._contexts,
+                                self._figures)
 
     def sign(self, codes: np.ndarray, legal: int | None, sketch: FrequencySketch, cutoff: int, signer: Signer
              ) -> tuple[np.ndarray, int, np.ndarray, np.ndarray, np.ndarray]:
@@ -92,11 +96,10 @@ class Shingler:
             self._in_body = np.empty(2 * len(codes), dtype=np.bool_)
         signature = np.empty(signer.num_perm, dtype=np.uint32)
         body_end = len(codes) if legal is None else legal
-        stamp = self._next_stamp()
         plain_count, candidate_count, figure_count = _sign_document(
-            codes, self.size, body_end, sketch.counters, sketch.shift, cutoff, self._keys, self._stamps, stamp,
-            self._next_stamp(), self._distinct, self._counts, self._mixed, self._candidates, self._in_body,
-            signer.low_a, signer.low_b, signature, fold_table().digit, self._contexts, self._figures)
+            codes, self.size, body_end, sketch.counters, sketch.shift, cutoff, self._table, self._distinct,
+            self._counts, self._mixed, self._candidates, self._in_body, signer.low_a, signer.low_b, signature,
+            fold_table().digit, self._contexts, self._figures)
         return (signature, plain_count, self._candidates[:candidate_count], self._in_body[:candidate_count],
                 self._figures[:figure_count])
 
@@ -109,18 +112,8 @@ class Shingler:
     def _reserve(self, count: int) -> None:
         if count > len(self._distinct):
             self._distinct = np.empty(2 * count, dtype=np.uint64)
-        if 2 * count > len(self._keys):
-            capacity = 1 << int(np.ceil(np.log2(4 * count)))
-            self._keys = np.zeros(capacity, dtype=np.uint64)
-            self._stamps = np.zeros(capacity, dtype=np.uint32)
-            self._stamp = 0
-
-    def _next_stamp(self) -> int:
-        self._stamp += 1
-        if self._stamp >= 2**32 - 1:
-            self._stamps[:] = 0
-            self._stamp = 1
-        return self._stamp
+        if 2 * count > len(self._table):
+            self._table = np.empty(1 << int(np.ceil(np.log2(4 * count))), dtype=np.uint64)
 
 
 def exact_of(codes: np.ndarray) -> int:
@@ -147,17 +140,46 @@ def scan_partition(texts: Iterable[str], config: DedupConfig, expected_documents
     (the sketch only bounds counts from above: exactness comes later)."""
     shingler = shingler or Shingler(config)
     sketch = sketch if sketch is not None else FrequencySketch(expected_documents, sketch_bits)
-    exact, chars, seen = [], [], set()
-    for text in texts:
-        codes, _ = shingler.fingerprint(text, legal=False)
-        value = exact_of(codes)
+    exact, chars = [], []
+    for value, length, codes in _scanned(texts, config, shingler):
         exact.append(value)
-        chars.append(len(codes))
-        if len(codes) >= config.min_chars and value not in seen:
-            seen.add(value)
+        chars.append(length)
+        if codes is not None:
             shingler.count(codes, sketch)
             sketch.documents += 1
     return Scanned(np.array(exact, dtype=np.uint64), np.array(chars, dtype=np.int64), sketch)
+
+
+def scan_hashes(texts: Iterable[str], config: DedupConfig, shingler: Shingler
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """`scan_partition` of a few documents that leaves the counting to the caller: (exact hashes,
+    fingerprint lengths, what `scan_partition` adds to the sketch, how many documents that comes from).
+    Threads that share one sketch (`FrequencySketch.add` in one of them) hold no sketch each: the
+    sketch is the largest thing a pass allocates."""
+    exact, chars = [], []
+    hashes, used, documents = np.empty(1 << 16, dtype=np.uint64), 0, 0
+    for value, length, codes in _scanned(texts, config, shingler):
+        exact.append(value)
+        chars.append(length)
+        if codes is not None:
+            if used + 2 * len(codes) + 1 > len(hashes):  # shingles <= len(codes), figures <= len(codes) / 2 + 1
+                hashes = np.concatenate([hashes[:used], np.empty(len(hashes) + 2 * len(codes) + 1, np.uint64)])
+            used += shingler.hashes_into(codes, hashes[used:])
+            documents += 1
+    return np.array(exact, dtype=np.uint64), np.array(chars, dtype=np.int64), hashes[:used], documents
+
+
+def _scanned(texts: Iterable[str], config: DedupConfig, shingler: Shingler):
+    """(exact hash, fingerprint length, the fingerprint's code points if it is to be counted) per text: long
+    enough to compare and not met before in `texts`."""
+    seen = set()
+    for text in texts:
+        codes, _ = shingler.fingerprint(text, legal=False)
+        value = exact_of(codes)
+        counted = len(codes) >= config.min_chars and value not in seen
+        if counted:
+            seen.add(value)
+        yield value, len(codes), codes if counted else None
 
 
 @dataclass
@@ -226,106 +248,147 @@ def finish_signatures(signed: Signed, boilerplate: np.ndarray, signer: Signer, c
     of the informative shingles verification compares them on against a document that is not)."""
     signatures, sizes = signed.signatures.copy(), signed.plain_sizes.copy()
     whole_body = np.zeros(len(sizes), dtype=bool)
-    boilerplate_set = HashSet(boilerplate)
-    for position, candidate in signed.candidates.items():
-        informative = candidate[~boilerplate_set.contains(candidate)]
-        if sizes[position] + len(informative) < config.min_chars:
-            whole_body[position] = len(informative) < len(candidate)
-            informative = candidate  # mostly boilerplate: compared on its whole body
-        if len(informative):
-            np.minimum(signatures[position], sign_one(signer, informative), out=signatures[position])
-        sizes[position] += len(informative)
+    positions = np.fromiter(signed.candidates, dtype=np.int64, count=len(signed.candidates))
+    offsets = np.zeros(len(positions) + 1, dtype=np.int64)
+    np.cumsum([len(candidate) for candidate in signed.candidates.values()], out=offsets[1:])
+    hashes = np.concatenate([np.empty(0, np.uint64), *signed.candidates.values()])
+    _finish(positions, offsets, hashes, HashSet(boilerplate).contains(hashes), config.min_chars, signer.low_a,
+            signer.low_b, signatures, sizes, whole_body)
     return signatures, sizes, whole_body
 
 
-def sign_one(signer: Signer, hashes: np.ndarray) -> np.ndarray:
-    """`signer.sign` without its batching: one compiled call."""
-    signature = np.empty((1, signer.num_perm), dtype=np.uint32)
-    _sign_rows(hashes, np.array([0, len(hashes)], dtype=np.int64), signer._a, signer._b, signature)
-    return signature[0]
-
-
 @numba.njit(cache=True, nogil=True)
-def _distinct(values, keys, stamps, stamp, out):  # pragma: no cover - compiled
-    """Write the distinct `values` (first occurrences, in order) to `out`; a slot is taken when its stamp
-    is this call's, so the table is never cleared."""
-    mask = len(keys) - 1
-    found = 0
-    for value in values:
-        slot = np.int64((value * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(40)) & mask
-        while stamps[slot] == stamp and keys[slot] != value:
-            slot = (slot + 1) & mask
-        if stamps[slot] != stamp:
-            stamps[slot] = stamp
-            keys[slot] = value
-            out[found] = value
-            found += 1
-    return found
+def _finish(positions, offsets, hashes, is_boilerplate, min_chars, low_a, low_b, signatures, sizes,
+            whole_body):  # pragma: no cover - compiled
+    """`finish_signatures` for every document with candidates (`hashes[offsets[i]:offsets[i + 1]]` are the
+    candidates of row `positions[i]`) in one call: its informative candidates, or all of them when the
+    document is mostly boilerplate, lower its signature and add to its size."""
+    longest = 0
+    for index in range(len(positions)):
+        longest = max(longest, offsets[index + 1] - offsets[index])
+    mixed = np.empty(longest, dtype=np.uint32)
+    for index in range(len(positions)):
+        position, begin, end = positions[index], offsets[index], offsets[index + 1]
+        count = 0
+        for at in range(begin, end):
+            if not is_boilerplate[at]:
+                mixed[count] = mix32(hashes[at])
+                count += 1
+        if sizes[position] + count < min_chars:
+            whole_body[position] = count < end - begin
+            count = 0
+            for at in range(begin, end):
+                mixed[count] = mix32(hashes[at])
+                count += 1
+        lower_with(mixed[:count], low_a, low_b, signatures[position])
+        sizes[position] += count
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _first_time(value, keys, stamps, stamp):  # pragma: no cover - compiled
-    """Insert `value` in the stamped set; whether it was new."""
-    mask = len(keys) - 1
-    slot = np.int64((value * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(40)) & mask
-    while stamps[slot] == stamp and keys[slot] != value:
+def _cleared(table, count):  # pragma: no cover - compiled
+    """The front of `table` as an empty set for `count` values (load under one half), 0 marking a free slot:
+    clearing a few kB per document costs less than a stamp beside each key, which doubles the lines a
+    probe touches."""
+    capacity = 16
+    while capacity < 2 * count:
+        capacity <<= 1
+    table[:capacity] = 0
+    return table[:capacity]
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _first_time(value, table):  # pragma: no cover - compiled
+    """Insert `value` (not 0: the caller keeps 0 apart) in `_cleared`'s set; whether it was new."""
+    mask = len(table) - 1
+    slot = np.int64(value >> np.uint64(40)) & mask  # the values are hashes already: their top bits suffice
+    while True:
+        key = table[slot]
+        if key == value:
+            return False
+        if key == 0:
+            table[slot] = value
+            return True
         slot = (slot + 1) & mask
-    if stamps[slot] == stamp:
-        return False
-    stamps[slot] = stamp
-    keys[slot] = value
-    return True
 
 
 @numba.njit(cache=True, nogil=True)
-def _distinct_windows(codes, size, keys, stamps, stamp, out, body_end):  # pragma: no cover - compiled
+def _distinct(values, table, out):  # pragma: no cover - compiled
+    """Write the distinct `values` (first occurrences, in order) to `out`; returns their number."""
+    table = _cleared(table, len(values))
+    found = 0
+    zero_seen = False
+    for value in values:
+        if value == 0:
+            if zero_seen:
+                continue
+            zero_seen = True
+        elif not _first_time(value, table):
+            continue
+        out[found] = value
+        found += 1
+    return found
+
+
+@numba.njit(cache=True, nogil=True)
+def _distinct_windows(codes, size, table, out, body_end):  # pragma: no cover - compiled
     """Write the distinct window hashes of `codes` (first occurrences, in order) to `out`; returns their
     number and how many of them first occur before position `body_end`."""
     if len(codes) == 0:
         return 0, 0
     width = min(size, len(codes))
+    table = _cleared(table, len(codes) - width + 1)
     found = 0
     before = 0
+    zero_seen = False
     for position in range(len(codes) - width + 1):
         value = window_hash(codes, position, width)
-        if _first_time(value, keys, stamps, stamp):
-            out[found] = value
-            found += 1
-            if position < body_end:
-                before = found
+        if value == 0:
+            if zero_seen:
+                continue
+            zero_seen = True
+        elif not _first_time(value, table):
+            continue
+        out[found] = value
+        found += 1
+        if position < body_end:
+            before = found
     return found, before
 
 
 @numba.njit(cache=True, nogil=True)
-def _count_document(codes, size, keys, stamps, stamp, figure_stamp, counters, shift, distinct, digit, contexts,
-                    figures):  # pragma: no cover - compiled
+def _count_document(codes, size, table, counters, shift, distinct, digit, contexts, figures):  # pragma: no cover - compiled
     """Count each distinct window hash and each distinct figure key of `codes` once in `counters`
     (saturating). The distinct hashes are collected first, then counted by `boilerplate.sketch_add`, whose
     loop overlaps the sketch's cache misses."""
-    found, _ = _distinct_windows(codes, size, keys, stamps, stamp, distinct, len(codes))
+    found, _ = _distinct_windows(codes, size, table, distinct, len(codes))
     sketch_add(distinct[:found], counters, shift)
-    sketch_add(distinct[:_distinct_figures(codes, digit, keys, stamps, figure_stamp, contexts, figures, distinct)],
-               counters, shift)
+    sketch_add(distinct[:_distinct_figures(codes, digit, table, contexts, figures, distinct)], counters, shift)
 
 
 @numba.njit(cache=True, nogil=True)
-def _distinct_figures(codes, digit, keys, stamps, stamp, contexts, figures, out):  # pragma: no cover - compiled
+def _document_hashes(codes, size, table, out, digit, contexts, figures):  # pragma: no cover - compiled
+    """The distinct window hashes of `codes`, then its distinct figure keys, written to `out`; returns how many."""
+    found, _ = _distinct_windows(codes, size, table, out, len(codes))
+    return found + _distinct_figures(codes, digit, table, contexts, figures, out[found:])
+
+
+@numba.njit(cache=True, nogil=True)
+def _distinct_figures(codes, digit, table, contexts, figures, out):  # pragma: no cover - compiled
     """Write the distinct figure keys of `codes` (`codepoints.figure_keys_into`, first occurrences) to `out`;
     returns their number."""
     found = figure_keys_into(codes, digit, FIGURE_CONTEXT, contexts, figures)
-    return _distinct(figures[:found], keys, stamps, stamp, out)
+    return _distinct(figures[:found], table, out)
 
 
 @numba.njit(cache=True, nogil=True)
-def _sign_document(codes, size, body_end, counters, shift, cutoff, keys, stamps, stamp, figure_stamp, distinct,
-                   counts, mixed, candidates, in_body, low_a, low_b, signature, digit, contexts,
-                   figures):  # pragma: no cover - compiled
+def _sign_document(codes, size, body_end, counters, shift, cutoff, table, distinct, counts, mixed, candidates,
+                   in_body, low_a, low_b, signature, digit, contexts, figures):  # pragma: no cover - compiled
     """Distinct window hashes of `codes`: those the sketch counts in `cutoff` documents or more go to
     `candidates`; the others before `body_end` are mixed (`mix32`) and lower `signature` in one vectorised
     pass (`lower_with`). Then the distinct figure keys the sketch counts in `cutoff` documents or more go
     to the front of `figures`. The sketch is read in a loop of independent loads (see `boilerplate.sketch_add`).
     Returns the (signed shingles, candidates, candidate figures) counts."""
-    found, before = _distinct_windows(codes, size, keys, stamps, stamp, distinct, body_end)
+    found, before = _distinct_windows(codes, size, table, distinct, body_end)
     for index in range(found):
         counts[index] = counters[distinct[index] >> shift]
     plain_count = 0
@@ -341,7 +404,7 @@ def _sign_document(codes, size, body_end, counters, shift, cutoff, keys, stamps,
             plain_count += 1
     signature[:] = np.uint32(0xFFFFFFFF)
     lower_with(mixed[:plain_count], low_a, low_b, signature)
-    figure_count = _distinct_figures(codes, digit, keys, stamps, figure_stamp, contexts, figures, distinct)
+    figure_count = _distinct_figures(codes, digit, table, contexts, figures, distinct)
     kept = 0
     for index in range(figure_count):
         if counters[distinct[index] >> shift] >= cutoff:
