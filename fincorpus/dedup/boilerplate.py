@@ -70,68 +70,68 @@ def sketch_add(distinct, counters, shift):  # pragma: no cover - compiled
 
 class ExactCounts:
     """Exact document frequencies of the candidate hashes: an open-addressing table that grows as needed.
-    Holds only what the sketch lets through, so its size follows the boilerplate, not the corpus."""
+    Holds only what the sketch lets through, so its size follows the boilerplate, not the corpus. A slot
+    is a (key, count) row, so that a probe reads one cache line (the table outgrows the L2 cache)."""
 
     def __init__(self, capacity: int = 1 << 12) -> None:
-        self.keys = np.zeros(capacity, dtype=np.uint64)
-        self.counts = np.zeros(capacity, dtype=np.uint32)
+        self.slots = np.zeros((capacity, 2), dtype=np.uint64)
         self.used = 0
 
     def add(self, distinct: np.ndarray, times: np.ndarray | None = None) -> None:
         """Count each of `distinct` once (or `times` times)."""
-        if (self.used + len(distinct)) * 2 > len(self.keys):
-            self._grow(max(len(self.keys) * 2, 1 << math.ceil(math.log2((self.used + len(distinct)) * 4))))
+        if (self.used + len(distinct)) * 2 > len(self.slots):
+            self._grow(max(len(self.slots) * 2, 1 << math.ceil(math.log2((self.used + len(distinct)) * 4))))
         if times is None:
-            self.used += _table_add_once(distinct, self.keys, self.counts)
+            self.used += _slots_add_once(distinct, self.slots)
         else:
-            self.used += _table_add(distinct, times.astype(np.uint32), self.keys, self.counts)
+            self.used += _slots_add(distinct, times.astype(np.uint64), self.slots)
 
     def merge(self, other: ExactCounts) -> ExactCounts:
-        occupied = other.counts > 0
-        self.add(other.keys[occupied], other.counts[occupied])
+        occupied = other.slots[:, 1] > 0
+        self.add(other.slots[occupied, 0], other.slots[occupied, 1])
         return self
 
     def at_least(self, cutoff: int) -> np.ndarray:
         """Sorted hashes counted `cutoff` times or more."""
-        return np.sort(self.keys[self.counts >= max(cutoff, 1)])
+        return np.sort(self.slots[self.slots[:, 1] >= max(cutoff, 1), 0])
 
     def _grow(self, capacity: int) -> None:
-        occupied = self.counts > 0
-        keys, counts = self.keys[occupied], self.counts[occupied]
-        self.keys = np.zeros(capacity, dtype=np.uint64)
-        self.counts = np.zeros(capacity, dtype=np.uint32)
-        self.used = _table_add(keys, counts, self.keys, self.counts)
+        occupied = self.slots[:, 1] > 0
+        keys, counts = self.slots[occupied, 0], self.slots[occupied, 1]
+        self.slots = np.zeros((capacity, 2), dtype=np.uint64)
+        self.used = _slots_add(keys, counts, self.slots)
 
 
 @numba.njit(cache=True, nogil=True)
-def _table_add(items, times, keys, counts):  # pragma: no cover - compiled
-    """Add `times` to each item's count (a zero count marks a free slot); returns the new keys' number."""
+def _slots_add(items, times, slots):  # pragma: no cover - compiled
+    """Add `times` to each item's count in `ExactCounts.slots` (a zero count marks a free slot); returns the
+    new keys' number."""
     added = 0
     for index in range(len(items)):
-        added += _table_add_one(items[index], times[index], keys, counts)
+        added += _slot_add(items[index], times[index], slots)
     return added
 
 
 @numba.njit(cache=True, nogil=True)
-def _table_add_once(items, keys, counts):  # pragma: no cover - compiled
-    """`_table_add` with every time 1 (no array of ones per call)."""
+def _slots_add_once(items, slots):  # pragma: no cover - compiled
+    """`_slots_add` with every time 1 (no array of ones per call)."""
     added = 0
     for index in range(len(items)):
-        added += _table_add_one(items[index], np.uint32(1), keys, counts)
+        added += _slot_add(items[index], np.uint64(1), slots)
     return added
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _table_add_one(value, times, keys, counts):  # pragma: no cover - compiled
-    mask = len(keys) - 1
+def _slot_add(value, times, slots):  # pragma: no cover - compiled
+    mask = len(slots) - 1
     slot = np.int64((value * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(32)) & mask
-    while counts[slot] != 0 and keys[slot] != value:
+    while slots[slot, 1] != 0 and slots[slot, 0] != value:
         slot = (slot + 1) & mask
     added = 0
-    if counts[slot] == 0:
-        keys[slot] = value
+    if slots[slot, 1] == 0:
+        slots[slot, 0] = value
         added = 1
-    counts[slot] += times
+    slots[slot, 1] += times
     return added
 
 
@@ -140,10 +140,9 @@ class HashSet:
 
     def __init__(self, values: np.ndarray) -> None:
         capacity = 1 << max(4, math.ceil(math.log2(max(len(values), 1) * 2 + 1)))
-        self.keys = np.zeros(capacity, dtype=np.uint64)
-        self.counts = np.zeros(capacity, dtype=np.uint32)
+        self.slots = np.zeros((capacity, 2), dtype=np.uint64)  # `ExactCounts`' table
         self.values = np.asarray(values, dtype=np.uint64)
-        _table_add(self.values, np.ones(len(self.values), dtype=np.uint32), self.keys, self.counts)
+        _slots_add_once(self.values, self.slots)
 
     def __len__(self) -> int:
         return len(self.values)
@@ -152,18 +151,18 @@ class HashSet:
         """Boolean mask: which of `values` are in the set."""
         found = np.zeros(len(values), dtype=np.bool_)
         if len(self.values):
-            _table_member(values, self.keys, self.counts, found)
+            _slots_member(values, self.slots, found)
         return found
 
 
 @numba.njit(cache=True, nogil=True)
-def _table_member(values, keys, counts, found):  # pragma: no cover - compiled
-    mask = len(keys) - 1
+def _slots_member(values, slots, found):  # pragma: no cover - compiled
+    mask = len(slots) - 1
     for index in range(len(values)):
         value = values[index]
         slot = np.int64((value * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(32)) & mask
-        while counts[slot] != 0:
-            if keys[slot] == value:
+        while slots[slot, 1] != 0:
+            if slots[slot, 0] == value:
                 found[index] = True
                 break
             slot = (slot + 1) & mask

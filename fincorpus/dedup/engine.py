@@ -219,7 +219,7 @@ def deduplicate(doc_ids: Sequence[str], texts: Sequence[str], config: DedupConfi
     boilerplate, boilerplate_figures = boilerplate_of(signed, cutoff)
     signatures, sizes, whole_body = finish_signatures(signed, boilerplate, signer, config)
     order = np.empty(len(compared), dtype=np.int64)
-    order[sorted(range(len(compared)), key=lambda position: compared[position])] = np.arange(len(compared))
+    order[np.argsort(np.asarray(compared, dtype=np.int64), kind="stable")] = np.arange(len(compared))
     # signed in row order; the stages below in doc_id order
     signatures, sizes, whole_body = signatures[order], sizes[order], whole_body[order]
     del signed, sketch
