@@ -26,7 +26,8 @@ import numpy as np
 
 _NOT_WORD = re.compile(r"[\W_]+")
 _DIGIT = re.compile(r"\d")
-_UNKNOWN, _MAPPED, _CONTEXTUAL = 0, 1, 2
+_UNKNOWN, _CONTEXTUAL = 0xFFFFFFFF, 0xFFFFFFFE  # `FoldTable.entry` values that are no mapping
+_RUN = 0x80000000  # an entry at or above this (below _CONTEXTUAL) is a run of the pool: _RUN | length << 24 | start
 _CODE_POINTS = 0x110000
 _POOL = 1 << 18  # every code point's fingerprint characters together: 135,766 (Unicode 15), so never full
 _MULTIPLIER = np.uint64(0x100000001B3)  # the hash of `shingles.window_hashes`, which this reproduces
@@ -38,9 +39,9 @@ class FoldTable:
     """Code point -> fingerprint characters, filled as characters are met. One per process."""
 
     def __init__(self) -> None:
-        self.state = np.zeros(_CODE_POINTS, dtype=np.uint8)
-        self.start = np.zeros(_CODE_POINTS, dtype=np.int32)
-        self.length = np.zeros(_CODE_POINTS, dtype=np.uint8)
+        self.entry = np.full(_CODE_POINTS, _UNKNOWN, dtype=np.uint32)
+        """Per code point, one word (one load per character): its fingerprint character when it maps to
+        exactly one, else its run of `pool` (`_RUN`), or `_UNKNOWN` / `_CONTEXTUAL`."""
         self.digit = np.zeros(_CODE_POINTS, dtype=np.bool_)
         """Which fingerprint characters are decimal digits (`\\d`), for `figures`."""
         self.pool = np.zeros(_POOL, dtype=np.uint32)
@@ -50,24 +51,26 @@ class FoldTable:
         self.lock = threading.Lock()
 
     def learn(self, code_points: np.ndarray) -> None:
-        """Fill the entries of `code_points` still unknown (one thread at a time; an entry's state is written
-        last, so readers see a character either unknown or complete)."""
+        """Fill the entries of `code_points` still unknown (one thread at a time; an entry is one word written
+        after its pool run and digits, so readers see a character either unknown or complete)."""
         with self.lock:
             self._learn(code_points)
 
     def _learn(self, code_points: np.ndarray) -> None:
-        for code in np.unique(code_points[self.state[code_points] == _UNKNOWN]).tolist():
+        for code in np.unique(code_points[self.entry[code_points] == _UNKNOWN]).tolist():
             char = chr(code)
             if not _independent(char):
-                self.state[code] = _CONTEXTUAL
+                self.entry[code] = _CONTEXTUAL
                 continue
             folded = [ord(out) for out in _NOT_WORD.sub("", unicodedata.normalize("NFKC", char).casefold())]
-            self.pool[self.used:self.used + len(folded)] = folded
-            self.start[code], self.length[code] = self.used, len(folded)
-            self.used += len(folded)
             for out in folded:
                 self.digit[out] = _DIGIT.match(chr(out)) is not None
-            self.state[code] = _MAPPED
+            if len(folded) == 1:
+                self.entry[code] = folded[0]
+                continue
+            self.pool[self.used:self.used + len(folded)] = folded
+            self.entry[code] = _RUN | len(folded) << 24 | self.used  # NFKC expands a character to 18 at most
+            self.used += len(folded)
 
 
 def _independent(char: str) -> bool:
@@ -112,7 +115,7 @@ def fingerprint_codes(text: str, mark: int = -1) -> tuple[np.ndarray, int] | Non
     codes = code_points(text)
     out = np.empty(len(codes) + 16, dtype=np.uint32)
     while True:
-        written, marked = _fold(codes, table.state, table.start, table.length, table.pool, out, mark)
+        written, marked = _fold(codes, table.entry, table.pool, out, mark)
         if written >= 0:
             return out[:written], marked
         if written == -2:
@@ -124,7 +127,7 @@ def fingerprint_codes(text: str, mark: int = -1) -> tuple[np.ndarray, int] | Non
 
 
 @numba.njit(cache=True, nogil=True)
-def _fold(codes, state, start, length, pool, out, mark):  # pragma: no cover - compiled
+def _fold(codes, entry, pool, out, mark):  # pragma: no cover - compiled
     """Write the fingerprint of `codes` into `out`; returns (characters written, characters written before
     position `mark`), or (-1, 0) at an unknown code point, (-2, 0) at one that needs context, (-3, 0) when `out` is
     too short."""
@@ -133,14 +136,20 @@ def _fold(codes, state, start, length, pool, out, mark):  # pragma: no cover - c
     for position in range(len(codes)):
         if position == mark:
             marked = written
-        code = codes[position]
-        kind = state[code]
-        if kind != 1:
-            return (-1 if kind == 0 else -2), 0
-        begin = start[code]
-        if written + length[code] > len(out):
+        word = entry[codes[position]]
+        if word < np.uint32(_RUN):  # one character: most of them
+            if written == len(out):
+                return -3, 0
+            out[written] = word
+            written += 1
+            continue
+        if word >= np.uint32(_CONTEXTUAL):
+            return (-1 if word == np.uint32(_UNKNOWN) else -2), 0
+        length = (word >> np.uint32(24)) & np.uint32(0x7F)
+        begin = word & np.uint32(0xFFFFFF)
+        if written + length > len(out):
             return -3, 0
-        for offset in range(length[code]):
+        for offset in range(length):
             out[written] = pool[begin + offset]
             written += 1
     if mark >= len(codes):
