@@ -1,8 +1,9 @@
 """Exact and near-duplicate clusters with a canonical document each, as a chain of stages:
 
-1. `passes.scan_hashes` (pass 1 over the text, in threads that share one sketch): fingerprint lengths and exact hashes, and a sketch of
-   the document frequency of shingles and figures; exact duplicates (after folding) collapse onto one
-   representative, the smallest doc_id of each exact group (`passes.compared_rows`);
+1. `passes.scan_hashes` (pass 1 over the text, in threads that share one sketch): fingerprint lengths and
+   exact hashes, and a sketch of the document frequency of shingles and figures; exact duplicates (after
+   folding) collapse onto one representative, the smallest doc_id of each exact group
+   (`passes.compared_rows`);
 2. `passes.sign_partition` (pass 2, the representatives long enough to compare): MinHash signatures
    (datasketch-compatible) of each body's shingles that cannot be boilerplate, exact counts of those that
    may be; `boilerplate_of` and `passes.finish_signatures` complete the signatures on informative shingles;

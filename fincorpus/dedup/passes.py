@@ -2,6 +2,8 @@
 
 1. `scan_partition` (every document, in order): fingerprint length and exact hash; the shingles and
    figures of each distinct fingerprint long enough to compare go into a `FrequencySketch`.
+   `scan_hashes` does the same for a few documents but hands the hashes back, so that threads share one
+   sketch, counted by the thread that takes their results.
 2. `sign_partition` (the compared documents, in order): the body shingles (before the legal pages) that
    the sketch cannot rule out as boilerplate are set aside as candidates and counted exactly
    (`ExactCounts`); the rest are signed at once. `finish_signatures` then knows the boilerplate (candidates
@@ -356,7 +358,8 @@ def _distinct_windows(codes, size, table, out, body_end):  # pragma: no cover - 
 
 
 @numba.njit(cache=True, nogil=True)
-def _count_document(codes, size, table, counters, shift, distinct, digit, contexts, figures):  # pragma: no cover - compiled
+def _count_document(codes, size, table, counters, shift, distinct, digit, contexts,
+                    figures):  # pragma: no cover - compiled
     """Count each distinct window hash and each distinct figure key of `codes` once in `counters`
     (saturating). The distinct hashes are collected first, then counted by `boilerplate.sketch_add`, whose
     loop overlaps the sketch's cache misses."""
