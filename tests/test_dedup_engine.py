@@ -12,7 +12,8 @@ from fincorpus.config import DedupConfig
 from fincorpus.dedup.boilerplate import ExactCounts, FrequencySketch, boilerplate_cutoff, legal_section_start
 from fincorpus.dedup.codepoints import fingerprint_codes
 from fincorpus.dedup.engine import boilerplate_of
-from fincorpus.dedup.passes import Shingler, compared_rows, scan_partition, sign_partition
+from fincorpus.dedup.passes import (Shingler, _distinct, compared_rows, scan_hashes, scan_partition,
+                                    sign_partition)
 from fincorpus.dedup.shingles import figures, fingerprint_text, shingle_hashes, window_hashes
 from fincorpus.dedup.signatures import Signer
 from fincorpus.dedup.verify import figure_counts, hashed_figure_counts, shingle_document
@@ -145,6 +146,29 @@ def test_sketch_never_counts_below_and_exact_counts_add_up_across_partitions(doc
     merged = first.merge(second)
     for threshold in (1, 2, 3):
         assert merged.at_least(threshold).tolist() == sorted(v for v, c in truth.items() if c >= threshold)
+
+
+def test_scanning_in_batches_that_hand_back_their_hashes_counts_what_scan_partition_counts(synthetic_texts):
+    config, count = DedupConfig(), len(synthetic_texts)
+    batches = [synthetic_texts[begin:begin + 64] for begin in range(0, count, 64)]
+    expected = FrequencySketch(count)
+    scans = [scan_partition(batch, config, count, sketch=expected) for batch in batches]
+    sketch, shingler = FrequencySketch(count), Shingler(config)
+    for batch, scanned in zip(batches, scans):
+        exact, chars, hashes, documents = scan_hashes(batch, config, shingler)
+        sketch.add(hashes)
+        sketch.documents += documents
+        assert np.array_equal(exact, scanned.exact) and np.array_equal(chars, scanned.chars)
+    assert sketch.documents == expected.documents > 0
+    assert np.array_equal(sketch.counters, expected.counters)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.sampled_from([0, 1, 2, 2**63, 2**64 - 1, 12345]) | st.integers(0, 2**64 - 1), max_size=60))
+def test_distinct_keeps_first_occurrences_in_order_zero_included(values):
+    out = np.empty(len(values), dtype=np.uint64)
+    found = _distinct(np.array(values, dtype=np.uint64), np.empty(256, dtype=np.uint64), out)
+    assert out[:found].tolist() == list(dict.fromkeys(values))
 
 
 def test_threads_and_partitions_do_not_change_any_result(synthetic_texts):
