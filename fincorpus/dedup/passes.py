@@ -313,6 +313,15 @@ def _first_time(value, table):  # pragma: no cover - compiled
         slot = (slot + 1) & mask
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _new_value(value, table, zero_seen):  # pragma: no cover - compiled
+    """Whether `value` is seen for the first time in `_cleared`'s set (0, which the set cannot hold, is
+    tracked by `zero_seen`), and `zero_seen` after it."""
+    if value == 0:
+        return not zero_seen, True
+    return _first_time(value, table), zero_seen
+
+
 @numba.njit(cache=True, nogil=True)
 def _distinct(values, table, out):  # pragma: no cover - compiled
     """Write the distinct `values` (first occurrences, in order) to `out`; returns their number."""
@@ -320,11 +329,8 @@ def _distinct(values, table, out):  # pragma: no cover - compiled
     found = 0
     zero_seen = False
     for value in values:
-        if value == 0:
-            if zero_seen:
-                continue
-            zero_seen = True
-        elif not _first_time(value, table):
+        new, zero_seen = _new_value(value, table, zero_seen)
+        if not new:
             continue
         out[found] = value
         found += 1
@@ -344,11 +350,8 @@ def _distinct_windows(codes, size, table, out, body_end):  # pragma: no cover - 
     zero_seen = False
     for position in range(len(codes) - width + 1):
         value = window_hash(codes, position, width)
-        if value == 0:
-            if zero_seen:
-                continue
-            zero_seen = True
-        elif not _first_time(value, table):
+        new, zero_seen = _new_value(value, table, zero_seen)
+        if not new:
             continue
         out[found] = value
         found += 1
