@@ -27,8 +27,7 @@ import numpy as np
 import xxhash
 
 from fincorpus.config import DedupConfig
-from fincorpus.dedup.boilerplate import (ExactCounts, FrequencySketch, HashSet, _heading_pattern, legal_section_start,
-                                        sketch_add)
+from fincorpus.dedup.boilerplate import ExactCounts, FrequencySketch, HashSet, _heading_pattern, legal_section_start
 from fincorpus.dedup.codepoints import (code_points, figure_keys_into, fingerprint_codes, fold_table, window_hash,
                                         window_hashes_of)
 from fincorpus.dedup.shingles import fingerprint_text
@@ -73,10 +72,10 @@ class Shingler:
         return self._windows[:window_hashes_of(codes, self.size, self._windows)]
 
     def count(self, codes: np.ndarray, sketch: FrequencySketch) -> None:
-        """Add the document's distinct shingles and distinct figures to `sketch` (one compiled call)."""
-        self._reserve_figures(len(codes))
-        _count_document(codes, self.size, self._table, sketch.counters, sketch.shift, self._distinct,
-                        fold_table().digit, self._contexts, self._figures)
+        """Add the document's distinct shingles and distinct figures to `sketch` (`hashes_into`)."""
+        self._reserve(2 * len(codes) + 1)  # before `hashes_into`, whose own reserve then keeps this buffer
+        distinct = self._distinct
+        sketch.add(distinct[:self.hashes_into(codes, distinct)])
 
     def hashes_into(self, codes: np.ndarray, out: np.ndarray) -> int:
         """Write what `count` adds to a sketch (the distinct shingles, then the distinct figures) to `out`
@@ -358,17 +357,6 @@ def _distinct_windows(codes, size, table, out, body_end):  # pragma: no cover - 
         if position < body_end:
             before = found
     return found, before
-
-
-@numba.njit(cache=True, nogil=True)
-def _count_document(codes, size, table, counters, shift, distinct, digit, contexts,
-                    figures):  # pragma: no cover - compiled
-    """Count each distinct window hash and each distinct figure key of `codes` once in `counters`
-    (saturating). The distinct hashes are collected first, then counted by `boilerplate.sketch_add`, whose
-    loop overlaps the sketch's cache misses."""
-    found, _ = _distinct_windows(codes, size, table, distinct, len(codes))
-    sketch_add(distinct[:found], counters, shift)
-    sketch_add(distinct[:_distinct_figures(codes, digit, table, contexts, figures, distinct)], counters, shift)
 
 
 @numba.njit(cache=True, nogil=True)
