@@ -72,16 +72,18 @@ def some_texts():
     return generate(60, 5)["text"].to_list()
 
 
-@pytest.mark.parametrize("threads, cache_size, block_docs", [(1, 256, 2048), (1, 1, 4), (2, 3, 16), (3, 256, 2048)])
+@pytest.mark.parametrize("threads, cache_bytes, block_docs",
+                         [(1, 1 << 27, 2048), (1, 1, 4), (2, 40_000, 16), (3, 1 << 27, 2048)])
 def test_every_pair_gets_the_score_it_gets_alone_whatever_the_order_threads_and_cache(some_texts, threads,
-                                                                                     cache_size, block_docs):
+                                                                                     cache_bytes, block_docs):
     config = DedupConfig()
     rng = np.random.default_rng(7)
     pairs = np.unique(np.sort(rng.integers(0, len(some_texts), size=(300, 2)), axis=1), axis=0)
     pairs = pairs[pairs[:, 0] != pairs[:, 1]]
     nothing = np.empty(0, dtype=np.uint64)
     alone = [Verifier(some_texts, nothing, nothing, config).score(int(a), int(b)) for a, b in pairs]
-    scores = verify_pairs(pairs, Verifier(some_texts, nothing, nothing, config, cache_size), threads, block_docs)
+    scores = verify_pairs(pairs, Verifier(some_texts, nothing, nothing, config, cache_bytes=cache_bytes), threads,
+                          block_docs)
     assert isinstance(scores, PairScores) and list(scores) == alone
     assert [scores[index] for index in range(len(pairs))] == alone
 
@@ -113,3 +115,44 @@ def test_rounding_many_floats_at_once_rounds_each_as_round_does():
     assert all(a == b or (a != a and b != b) for a, b in zip(rounded.tolist(), expected))
     # numpy floats (the similarity column) round as numpy rounds, which is what `round` does with them
     assert np.array_equal(np.round(values, 4), np.array([round(value, 4) for value in values]), equal_nan=True)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.integers(0, 5), max_size=40), st.lists(st.integers(0, 5), max_size=40),
+       st.lists(st.tuples(st.integers(0, 40), st.integers(0, 2), st.integers(0, 5)), max_size=4))
+def test_compiled_opcodes_are_difflibs_without_junk(left, right, edits):
+    """Random sequences and edited copies (an edit: position, replace/insert/delete, value)."""
+    from difflib import SequenceMatcher
+
+    from fincorpus.dedup.alignment import TAGS, opcodes
+
+    edited = list(left)
+    for position, kind, value in edits:
+        position = min(position, len(edited))
+        if kind == 1 or position == len(edited):
+            edited.insert(position, value)
+        elif kind == 0:
+            edited[position] = value
+        else:
+            del edited[position]
+    for other in (right, edited):
+        expected = SequenceMatcher(None, left, other, autojunk=False).get_opcodes()
+        found = opcodes(np.array(left, dtype=np.uint64), np.array(other, dtype=np.uint64)).tolist()
+        assert [(TAGS[tag], *rest) for tag, *rest in found] == expected
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_with_room_for_every_document_each_is_shingled_once(some_texts, threads, monkeypatch):
+    shingled = []
+    real = Verifier._shingle
+    monkeypatch.setattr(Verifier, "_shingle", lambda self, row: shingled.append(row) or real(self, row))
+    rng = np.random.default_rng(11)
+    pairs = np.unique(np.sort(rng.integers(0, len(some_texts), size=(200, 2)), axis=1), axis=0)
+    pairs = pairs[pairs[:, 0] != pairs[:, 1]]
+    nothing = np.empty(0, dtype=np.uint64)
+    verify_pairs(pairs, Verifier(some_texts, nothing, nothing, DedupConfig()), threads)
+    lanes_per_document = 1 if threads == 1 else 2  # a document with pairs in both lanes is shingled in each
+    assert len(set(shingled)) == len(np.unique(pairs))
+    assert len(shingled) <= lanes_per_document * len(np.unique(pairs))
+    if threads == 1:
+        assert len(shingled) == len(np.unique(pairs))

@@ -15,10 +15,10 @@ figures that follow the same words in both documents different beyond `max_numbe
 from __future__ import annotations
 
 from collections import Counter, deque
+from heapq import heapify, heappop, heappush
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from difflib import SequenceMatcher
 
 from cachetools import LRUCache
 import numpy as np
@@ -29,7 +29,7 @@ from fincorpus.config import MAX_TITLE_CHARS, DedupConfig
 from fincorpus.dedup.boilerplate import HashSet
 from fincorpus.dedup.codepoints import fold_table
 from fincorpus.dedup.passes import FIGURE_CONTEXT, Shingler
-from fincorpus.dedup import shingled as packed
+from fincorpus.dedup import alignment, shingled as packed
 from fincorpus.documents import Reason
 
 
@@ -258,11 +258,10 @@ def inner_edits(left: np.ndarray, right: np.ndarray, shingle_size: int) -> int:
 
 def title_alignment(left: np.ndarray, right: np.ndarray, shingle_size: int) -> tuple[int, bool]:
     """(`inner_edits`, whether an end of the alignment replaces windows on both sides): one alignment for
-    both measures of the titles rule."""
-    blocks = SequenceMatcher(None, left.tolist(), right.tolist(), autojunk=False).get_opcodes()
-    inner = [block for block in blocks[1:-1] if block[0] != "equal"]
-    edits = sum(max(1, max(i2 - i1, j2 - j1) - (shingle_size - 1)) for _, i1, i2, j1, j2 in inner)
-    return edits, len(blocks) > 1 and (blocks[0][0] == "replace" or blocks[-1][0] == "replace")
+    both measures of the titles rule, on difflib's opcodes (`alignment.opcodes`, compiled)."""
+    edits, ends_replaced = alignment.title_alignment(np.asarray(left, dtype=np.uint64),
+                                                     np.asarray(right, dtype=np.uint64), shingle_size)
+    return int(edits), bool(ends_replaced)
 
 
 def hashed_figure_counts(left: Shingled, right: Shingled) -> tuple[int, int]:
@@ -291,50 +290,97 @@ def figure_counts(left: dict[str, Counter[str]], right: dict[str, Counter[str]])
 
 
 class Verifier:
-    """Shingles documents on demand, keeping the last `cache_size` (see `verify_pairs` for the order that
-    shingles each document once)."""
+    """Shingles documents on demand, keeping the last `cache_size`; `verify_pairs` gives each thread its own
+    sibling, which keeps the documents its pairs need again within `cache_bytes` (see `_Kept`)."""
 
     def __init__(self, texts: Sequence[str], boilerplate: np.ndarray, boilerplate_figures: np.ndarray,
-                 config: DedupConfig, cache_size: int = 256) -> None:
+                 config: DedupConfig, cache_size: int = 256, cache_bytes: int = 64 << 20) -> None:
         """`boilerplate`, `boilerplate_figures`: hashes (`engine.boilerplate_of`)."""
-        self.texts, self.config, self.cache_size = texts, config, cache_size
+        self.texts, self.config, self.cache_size, self.cache_bytes = texts, config, cache_size, cache_bytes
         self.boilerplate = Boilerplate(boilerplate, boilerplate_figures)
         self.shingler = Shingler(config)
         self._cache: LRUCache[int, Shingled] = LRUCache(cache_size)
+        self._kept = _Kept(cache_bytes)
 
     def sibling(self) -> Verifier:
-        """A verifier with the same boilerplate and an empty cache of its own (for another thread)."""
+        """A verifier with the same boilerplate and empty caches of its own (for another thread)."""
         other = object.__new__(Verifier)
         other.texts, other.config, other.cache_size = self.texts, self.config, self.cache_size
-        other.boilerplate, other.shingler, other._cache = self.boilerplate, Shingler(self.config), LRUCache(self.cache_size)
+        other.cache_bytes, other.boilerplate, other.shingler = self.cache_bytes, self.boilerplate, Shingler(self.config)
+        other._cache, other._kept = LRUCache(self.cache_size), _Kept(self.cache_bytes)
         return other
 
     def shingled(self, row: int) -> Shingled:
         found = self._cache.get(row)
         if found is None:
-            found = self._cache[row] = shingle_document(self.texts[row], self.shingler, self.boilerplate, None,
-                                                        self.config)
+            found = self._cache[row] = self._shingle(row)
         return found
+
+    def _shingle(self, row: int) -> Shingled:
+        return shingle_document(self.texts[row], self.shingler, self.boilerplate, None, self.config)
 
     def score(self, left: int, right: int) -> PairScore:
         return score_pair(self.shingled(left), self.shingled(right), self.config.shingle_size,
                           self.config.min_numbers, self.config.title_chars)
 
-    def score_into(self, indexes: list[int], lefts: list[int], rights: list[int], forget: list[int],
-                   shares: np.ndarray, counts: np.ndarray, aligned: np.ndarray) -> None:
+    def score_into(self, indexes: list[int], lefts: list[int], rights: list[int], left_next: list[int],
+                   right_next: list[int], shares: np.ndarray, counts: np.ndarray, aligned: np.ndarray) -> None:
         """Measure pair (lefts[k], rights[k]) into row indexes[k] of `measure_pair`'s arrays (and `aligned`),
-        forgetting a document after the pair where `forget[k]` says it is last needed (1 left, 2 right)."""
-        size, title_chars, cache = self.config.shingle_size, self.config.title_chars, self._cache
-        for index, left_row, right_row, last in zip(indexes, lefts, rights, forget):
-            left, right = self.shingled(left_row), self.shingled(right_row)
+        keeping each document for the next pair that needs it (`left_next[k]`, `right_next[k]`: its step in
+        this thread's order, -1 for none; see `_Kept`)."""
+        size, title_chars, kept = self.config.shingle_size, self.config.title_chars, self._kept
+        for index, left_row, right_row, left_step, right_step in zip(indexes, lefts, rights, left_next, right_next):
+            left = kept.get(left_row) or self._shingle(left_row)
+            right = kept.get(right_row) or self._shingle(right_row)
             packed.measure_pair(left.words, left.marks, left.first, left.table, right.words, right.marks,
                                 right.first, right.table, size, index, shares, counts)
             if _aligns(left, right, size, title_chars):
                 aligned[index] = title_alignment(left.windows, right.windows, size)
-            if last & 1:
-                cache.pop(left_row, None)
-            if last & 2:
-                cache.pop(right_row, None)
+            kept.keep(left_row, left, left_step)
+            kept.keep(right_row, right, right_step)
+            kept.trim()
+
+
+class _Kept:
+    """Shingled documents that a thread's later pairs need, within `budget` bytes. Over it, the document
+    whose next pair comes last is dropped (Belady's rule: for an order known in advance, the fewest
+    documents shingled again): in a wide candidate family, a recency rule drops documents needed soon."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget, self.used = budget, 0
+        self.documents: dict[int, tuple[Shingled, int]] = {}  # row -> (document, its bytes)
+        self.next_step: dict[int, int] = {}
+        self.heap: list[tuple[int, int]] = []  # (-next step, row); entries whose step has passed are stale
+
+    def get(self, row: int) -> Shingled | None:
+        found = self.documents.get(row)
+        return None if found is None else found[0]
+
+    def keep(self, row: int, document: Shingled, next_step: int) -> None:
+        if next_step < 0:
+            self._drop(row)
+            return
+        if row not in self.documents:
+            size = document.words.nbytes + document.marks.nbytes + document.first.nbytes + document.table.nbytes
+            self.documents[row] = (document, size)
+            self.used += size
+        self.next_step[row] = next_step
+        heappush(self.heap, (-next_step, row))
+
+    def trim(self) -> None:
+        while self.used > self.budget:
+            negative, row = heappop(self.heap)
+            if self.next_step.get(row) == -negative:
+                self._drop(row)
+        if len(self.heap) > 4 * len(self.next_step) + 1024:
+            self.heap = [(-step, row) for row, step in self.next_step.items()]
+            heapify(self.heap)
+
+    def _drop(self, row: int) -> None:
+        found = self.documents.pop(row, None)
+        if found is not None:
+            self.used -= found[1]
+            del self.next_step[row]
 
 
 def verify_pairs(pairs: np.ndarray, verifier: Verifier, threads: int = 1, block_docs: int = 2048) -> PairScores:
@@ -359,20 +405,20 @@ def verify_pairs(pairs: np.ndarray, verifier: Verifier, threads: int = 1, block_
     lanes = []
     for lane in _lanes(order, component, threads):
         cuts = range(chunk_pairs, len(lane), chunk_pairs)
-        lanes.append(list(zip(np.split(lane, cuts), np.split(_last_use(pairs[lane]), cuts))))
+        lanes.append(list(zip(np.split(lane, cuts), np.split(_next_use(pairs[lane]), cuts))))
 
-    def measure(worker: Verifier, indexes: np.ndarray, last_use: np.ndarray, texts: dict[int, str]) -> None:
+    def measure(worker: Verifier, indexes: np.ndarray, next_use: np.ndarray, texts: dict[int, str]) -> None:
         worker.texts = texts
         chunk = pairs[indexes]
-        worker.score_into(indexes.tolist(), chunk[:, 0].tolist(), chunk[:, 1].tolist(),
-                          (last_use[:, 0] + 2 * last_use[:, 1]).tolist(), shares, counts, aligned)
+        worker.score_into(indexes.tolist(), chunk[:, 0].tolist(), chunk[:, 1].tolist(), next_use[:, 0].tolist(),
+                          next_use[:, 1].tolist(), shares, counts, aligned)
 
     def texts_of(indexes: np.ndarray) -> dict[int, str]:
         return {row: verifier.texts[row] for row in np.unique(pairs[indexes]).tolist()}
 
     if threads == 1:
-        for indexes, last_use in lanes[0]:
-            measure(workers[0], indexes, last_use, texts_of(indexes))
+        for indexes, next_use in lanes[0]:
+            measure(workers[0], indexes, next_use, texts_of(indexes))
     else:
         pools = [ThreadPoolExecutor(1) for _ in lanes]
         pending: list[deque] = [deque() for _ in lanes]
@@ -382,8 +428,8 @@ def verify_pairs(pairs: np.ndarray, verifier: Verifier, threads: int = 1, block_
                     if step < len(lane):
                         if len(pending[number]) >= 2:
                             pending[number].popleft().result()
-                        indexes, last_use = lane[step]
-                        pending[number].append(pools[number].submit(measure, workers[number], indexes, last_use,
+                        indexes, next_use = lane[step]
+                        pending[number].append(pools[number].submit(measure, workers[number], indexes, next_use,
                                                                     texts_of(indexes)))
             for waiting in pending:
                 while waiting:
@@ -425,10 +471,12 @@ def _lanes(order: np.ndarray, component: np.ndarray, lanes: int) -> list[np.ndar
     return [lane for lane in np.split(order, sorted(set(cuts))) if len(lane)]
 
 
-def _last_use(chunk: np.ndarray) -> np.ndarray:
-    """For each pair of a lane and each side: whether its document has no later pair in the lane."""
+def _next_use(chunk: np.ndarray) -> np.ndarray:
+    """For each pair of a lane and each side: the position in the lane of the next pair holding its document,
+    -1 when none does."""
     flat = chunk.reshape(-1)
-    last = np.zeros(len(flat), dtype=bool)
-    _, first_from_end = np.unique(flat[::-1], return_index=True)
-    last[len(flat) - 1 - first_from_end] = True
-    return last.reshape(-1, 2)
+    order = np.argsort(flat, kind="stable")
+    following = np.full(len(flat), -1, dtype=np.int64)
+    again = flat[order[1:]] == flat[order[:-1]]
+    following[order[:-1][again]] = order[1:][again] // 2
+    return following.reshape(-1, 2)
