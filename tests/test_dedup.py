@@ -337,3 +337,18 @@ def test_unread_known_documents_settle_as_if_read_and_only_a_superseded_cluster_
     assert rows["opening.md"]["status"] == "canonical"  # measured against the PDF, and split off
     assert rows[SEED_002]["status"] == "canonical"
     assert reads == ["opening.md"]
+
+
+def test_an_update_counts_boilerplate_against_the_whole_corpus_not_the_clusters_it_touches(cleaned_seeds):
+    """Issue 7: the documents an update compares are the batch and the clusters it touches, which gather
+    similar documents: a passage twelve of them share is boilerplate among those twelve (0.1% of them is
+    under `boilerplate_min_docs`, 10) but not in the 20,000-document corpus they belong to (0.1% is 20),
+    as a build over that corpus would count it."""
+    report, shared = cleaned_seeds[SEED_001], cleaned_seeds[SEED_002][:600]
+    texts = [f"第{number}期 " + report[number * 300:number * 300 + 400] + "\n" + shared for number in range(12)]
+    doc_ids = [f"issue_{number:02d}.md" for number in range(12)]
+    empty = pl.DataFrame(schema=EDGE_SCHEMA)
+    alone = deduplicate(doc_ids, texts, DedupConfig(), known=KnownPairs([], empty))
+    in_corpus = deduplicate(doc_ids, texts, DedupConfig(), known=KnownPairs([], empty, corpus_documents=20_000))
+    assert alone.boilerplate_shingles >= 0.9 * len(shingle_hashes(fingerprint_text(shared), 5))
+    assert in_corpus.boilerplate_shingles == 0

@@ -95,6 +95,10 @@ class KnownPairs:
     edges: pl.DataFrame
     unread: pl.DataFrame | None = None
     read: Callable[[str], str] | None = None
+    corpus_documents: int = 0
+    """The documents a build of the whole corpus (stored and new) would compare: boilerplate is counted
+    over the documents read, with the cutoff of `dedup.boilerplate_share` of this many (a shingle in 0.1%
+    of the corpus, not in 0.1% of the clusters an update touches, which gather similar documents)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,7 +234,7 @@ def deduplicate(doc_ids: Sequence[str], texts: Sequence[str], config: DedupConfi
     representative, compared = compared_rows(doc_ids, scanned, config)
     read_positions = np.flatnonzero(np.asarray(compared, dtype=np.int64) < given)  # the documents scanned
     signed_rows = [compared[position] for position in read_positions.tolist()]
-    cutoff = boilerplate_cutoff(len(signed_rows), config)
+    cutoff = boilerplate_cutoff(max(len(signed_rows), known.corpus_documents if known is not None else 0), config)
 
     say("signatures")
     signer = Signer(config.num_perm, config.seed)

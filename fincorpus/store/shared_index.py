@@ -185,13 +185,13 @@ def touched_documents(new: pl.DataFrame, layout: StoreLayout, index: ParquetBand
     if proposed.is_empty():
         return exact
     signatures = (stored.filter(pl.col("doc_id").is_in(proposed["doc_id"].unique().implode()))
-                  .select("doc_id", pl.col("shingles").alias("stored_shingles"),
-                          pl.col("signature").alias("stored_signature")).collect())
-    pairs = (proposed.join(new.with_row_index("new").with_columns(pl.col("new").cast(pl.Int64)), on="new")
-             .join(signatures, on="doc_id"))
-    estimate = estimated_containment(pairs["signature"].to_numpy(), pairs["stored_signature"].to_numpy(),
-                                     pairs["shingles"].to_numpy().astype(np.float64),
-                                     pairs["stored_shingles"].to_numpy().astype(np.float64))
+                  .select("doc_id", "shingles", "signature").collect())
+    pairs = proposed.join(signatures.select("doc_id").with_row_index("stored"), on="doc_id")
+    new_rows, stored_rows = pairs["new"].to_numpy(), pairs["stored"].to_numpy()
+    estimate = estimated_containment(new["signature"].to_numpy()[new_rows],
+                                     signatures["signature"].to_numpy()[stored_rows],
+                                     new["shingles"].to_numpy().astype(np.float64)[new_rows],
+                                     signatures["shingles"].to_numpy().astype(np.float64)[stored_rows])
     return exact | set(pairs["doc_id"].filter(estimate >= config.dedup.candidate_threshold).to_list())
 
 

@@ -194,6 +194,15 @@ def known_pairs(layout: StoreLayout, state: StoreState, members: pl.DataFrame) -
     return KnownPairs(known["doc_id"].to_list(), edges)
 
 
+def compared_in_store(layout: StoreLayout, lineage: pl.DataFrame) -> int:
+    """How many of the stored documents of `lineage` a build would compare: long enough (signed) and not an
+    exact duplicate of another."""
+    signed = (layout.current("signatures.parquet", lineage, {"doc_id": pl.String, "shingles": pl.Int64})
+              .filter(pl.col("shingles") > 0).select("doc_id"))
+    exact = lineage.lazy().filter(pl.col("reason") == Reason.EXACT_DUPLICATE.value).select("doc_id")
+    return signed.join(exact, on="doc_id", how="anti").select(pl.len()).collect().item()
+
+
 def settle_only(layout: StoreLayout, state: StoreState, members: pl.DataFrame, touched: set[str],
                 known: KnownPairs) -> KnownPairs:
     """`known` with the members the engine settles without reading them (`KnownPairs.unread`): those the
@@ -266,6 +275,7 @@ def _apply_locked(documents: list[RawDocument], layout: StoreLayout, state: Stor
                 ["cluster_id"].drop_nulls().unique())
     members = stored.filter(pl.col("cluster_id").is_in(clusters.implode()))
     known = settle_only(layout, state, members, touched, known_pairs(layout, state, members))
+    known = dataclasses.replace(known, corpus_documents=compared_in_store(layout, stored) + signed.height)
     read = members.filter(~pl.col("doc_id").is_in(known.unread["doc_id"].implode()))
     old = stored_texts(layout, state.lineage, read["doc_id"].to_list())
     together = CleanedBatch(pl.concat([old, kept.select("doc_id", "text")]), cleaned.removed_spans.clear())
