@@ -62,8 +62,8 @@ def test_estimated_containment_of_a_subset_is_near_one():
     full = np.unique(rng.integers(0, 2**63, 4000, dtype=np.uint64))
     part = full[:1000]
     signer = Signer(128, 1)
-    estimate = estimated_containment(signer.sign(part)[None], signer.sign(full)[None], np.array([1000.0]),
-                                     np.array([float(len(full))]))
+    estimate = estimated_containment(np.vstack([signer.sign(part), signer.sign(full)]), np.array([[0, 1]]),
+                                     np.array([len(part), len(full)]))
     assert estimate[0] > 0.85
 
 

@@ -29,6 +29,7 @@ from datasketch.lsh import _optimal_param
 
 from fincorpus.config import DedupConfig
 from fincorpus.dedup.boilerplate import legal_section_start
+from fincorpus.dedup.index import agreeing_values
 from fincorpus.dedup.shingles import window_hashes
 
 _MIX = np.uint64(0x9E3779B97F4A7C15)
@@ -69,14 +70,15 @@ def band_keys(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
     return keys
 
 
-def estimated_containment(left: np.ndarray, right: np.ndarray, left_sizes: np.ndarray,
-                          right_sizes: np.ndarray) -> np.ndarray:
-    """Containment of the smaller set in the larger for row-aligned signature pairs, from the share of equal
-    MinHash values (an estimate of Jaccard J) and the set sizes: |A ∩ B| = J (|A| + |B|) / (1 + J)."""
-    jaccard = (left == right).mean(axis=1)
-    shared = jaccard * (left_sizes + right_sizes) / (1 + jaccard)
-    smaller = np.maximum(np.minimum(left_sizes, right_sizes), 1)
-    return shared / smaller
+def estimated_containment(signatures: np.ndarray, pairs: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """Containment of the smaller set in the larger for each pair (rows into `signatures` and `sizes`), from
+    the share of equal MinHash values (an estimate of Jaccard J) and the set sizes:
+    |A ∩ B| = J (|A| + |B|) / (1 + J)."""
+    jaccard = agreeing_values(signatures, pairs) / signatures.shape[1]
+    sizes = np.asarray(sizes, dtype=np.float64)
+    left, right = sizes[pairs[:, 0]], sizes[pairs[:, 1]]
+    shared = jaccard * (left + right) / (1 + jaccard)
+    return shared / np.maximum(np.minimum(left, right), 1)
 
 
 def stored_candidates(new_signatures: np.ndarray, new_sizes: np.ndarray, stored_signatures: np.ndarray,
@@ -98,8 +100,8 @@ def stored_candidates(new_signatures: np.ndarray, new_sizes: np.ndarray, stored_
     new_rows, stored_rows = pairs["new"].to_numpy(), pairs["stored"].to_numpy()
     if len(new_rows) == 0:
         return np.empty((0, 2), dtype=np.int64)
-    estimate = estimated_containment(new_signatures[new_rows], stored_signatures[stored_rows],
-                                     new_sizes[new_rows].astype(np.float64),
-                                     stored_sizes[stored_rows].astype(np.float64))
+    estimate = estimated_containment(np.concatenate([new_signatures, stored_signatures]),
+                                     np.column_stack([new_rows, len(new_signatures) + stored_rows]),
+                                     np.concatenate([new_sizes, stored_sizes]))
     kept = estimate >= min_containment
     return np.column_stack([new_rows[kept], stored_rows[kept]]).astype(np.int64)

@@ -79,7 +79,7 @@ def plausible_pairs(pairs: np.ndarray, signatures: np.ndarray, sizes: Sequence[i
     compares it on informative shingles its signature does not describe."""
     if p_value <= 0 or len(pairs) == 0:
         return pairs
-    matches = _agreeing_values(signatures, pairs)
+    matches = agreeing_values(signatures, pairs)
     sizes = np.asarray(sizes, dtype=np.float64).reshape(-1)
     smaller = np.minimum(sizes[pairs[:, 0]], sizes[pairs[:, 1]])
     larger = np.maximum(sizes[pairs[:, 0]], sizes[pairs[:, 1]])
@@ -90,7 +90,7 @@ def plausible_pairs(pairs: np.ndarray, signatures: np.ndarray, sizes: Sequence[i
 
 
 @numba.njit(cache=True, nogil=True)
-def _agreeing_values(signatures, pairs):  # pragma: no cover - compiled
+def agreeing_values(signatures, pairs):  # pragma: no cover - compiled
     """For each pair, how many of the two signatures' values are equal."""
     matches = np.zeros(len(pairs), dtype=np.int64)
     for index in range(len(pairs)):

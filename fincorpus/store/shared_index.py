@@ -187,11 +187,10 @@ def touched_documents(new: pl.DataFrame, layout: StoreLayout, index: ParquetBand
     signatures = (stored.filter(pl.col("doc_id").is_in(proposed["doc_id"].unique().implode()))
                   .select("doc_id", "shingles", "signature").collect())
     pairs = proposed.join(signatures.select("doc_id").with_row_index("stored"), on="doc_id")
-    new_rows, stored_rows = pairs["new"].to_numpy(), pairs["stored"].to_numpy()
-    estimate = estimated_containment(new["signature"].to_numpy()[new_rows],
-                                     signatures["signature"].to_numpy()[stored_rows],
-                                     new["shingles"].to_numpy().astype(np.float64)[new_rows],
-                                     signatures["shingles"].to_numpy().astype(np.float64)[stored_rows])
+    estimate = estimated_containment(
+        np.concatenate([new["signature"].to_numpy(), signatures["signature"].to_numpy()]),
+        np.column_stack([pairs["new"].to_numpy(), new.height + pairs["stored"].to_numpy().astype(np.int64)]),
+        np.concatenate([new["shingles"].to_numpy(), signatures["shingles"].to_numpy()]))
     return exact | set(pairs["doc_id"].filter(estimate >= config.dedup.candidate_threshold).to_list())
 
 
