@@ -14,11 +14,12 @@ figures that follow the same words in both documents different beyond `max_numbe
 
 from __future__ import annotations
 
+import threading
 from collections import Counter, deque
-from heapq import heapify, heappop, heappush
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from heapq import heapify, heappop, heappush
 
 from cachetools import LRUCache
 import numpy as np
@@ -290,8 +291,8 @@ def figure_counts(left: dict[str, Counter[str]], right: dict[str, Counter[str]])
 
 
 class Verifier:
-    """Shingles documents on demand, keeping the last `cache_size`; `verify_pairs` gives each thread its own
-    sibling, which keeps the documents its pairs need again within `cache_bytes` (see `_Kept`)."""
+    """Shingles documents on demand, keeping the last `cache_size`; `verify_pairs` shares among its threads
+    the documents their pairs need again, within `cache_bytes` per thread (see `_Kept`)."""
 
     def __init__(self, texts: Sequence[str], boilerplate: np.ndarray, boilerplate_figures: np.ndarray,
                  config: DedupConfig, cache_size: int = 256, cache_bytes: int = 64 << 20) -> None:
@@ -300,14 +301,13 @@ class Verifier:
         self.boilerplate = Boilerplate(boilerplate, boilerplate_figures)
         self.shingler = Shingler(config)
         self._cache: LRUCache[int, Shingled] = LRUCache(cache_size)
-        self._kept = _Kept(cache_bytes)
 
     def sibling(self) -> Verifier:
-        """A verifier with the same boilerplate and empty caches of its own (for another thread)."""
+        """A verifier with the same boilerplate and an empty cache of its own (for another thread)."""
         other = object.__new__(Verifier)
         other.texts, other.config, other.cache_size = self.texts, self.config, self.cache_size
         other.cache_bytes, other.boilerplate, other.shingler = self.cache_bytes, self.boilerplate, Shingler(self.config)
-        other._cache, other._kept = LRUCache(self.cache_size), _Kept(self.cache_bytes)
+        other._cache = LRUCache(self.cache_size)
         return other
 
     def shingled(self, row: int) -> Shingled:
@@ -324,11 +324,12 @@ class Verifier:
                           self.config.min_numbers, self.config.title_chars)
 
     def score_into(self, indexes: list[int], lefts: list[int], rights: list[int], left_next: list[int],
-                   right_next: list[int], shares: np.ndarray, counts: np.ndarray, aligned: np.ndarray) -> None:
+                   right_next: list[int], kept: _Kept, shares: np.ndarray, counts: np.ndarray,
+                   aligned: np.ndarray) -> None:
         """Measure pair (lefts[k], rights[k]) into row indexes[k] of `measure_pair`'s arrays (and `aligned`),
-        keeping each document for the next pair that needs it (`left_next[k]`, `right_next[k]`: its step in
-        this thread's order, -1 for none; see `_Kept`)."""
-        size, title_chars, kept = self.config.shingle_size, self.config.title_chars, self._kept
+        keeping each document in `kept` for the next pair that needs it (`left_next[k]`, `right_next[k]`: its
+        step in the measuring order, -1 for none)."""
+        size, title_chars = self.config.shingle_size, self.config.title_chars
         for index, left_row, right_row, left_step, right_step in zip(indexes, lefts, rights, left_next, right_next):
             left = kept.get(left_row) or self._shingle(left_row)
             right = kept.get(right_row) or self._shingle(right_row)
@@ -336,27 +337,41 @@ class Verifier:
                                 right.first, right.table, size, index, shares, counts)
             if _aligns(left, right, size, title_chars):
                 aligned[index] = title_alignment(left.windows, right.windows, size)
-            kept.keep(left_row, left, left_step)
-            kept.keep(right_row, right, right_step)
-            kept.trim()
+            kept.keep(left_row, left, left_step, right_row, right, right_step)
 
 
 class _Kept:
-    """Shingled documents that a thread's later pairs need, within `budget` bytes. Over it, the document
-    whose next pair comes last is dropped (Belady's rule: for an order known in advance, the fewest
-    documents shingled again): in a wide candidate family, a recency rule drops documents needed soon."""
+    """Shingled documents that later pairs need, within `budget` bytes, shared by the measuring threads.
+    Over the budget, the document whose next pair comes last is dropped (Belady's rule: for an order known
+    in advance, the fewest documents shingled again); in a wide candidate family a recency rule drops
+    documents needed soon. A thread that finds a document dropped shingles it again: the scores do not
+    depend on what is kept."""
 
     def __init__(self, budget: int) -> None:
-        self.budget, self.used = budget, 0
+        self.budget, self.used, self._lock = budget, 0, threading.Lock()
         self.documents: dict[int, tuple[Shingled, int]] = {}  # row -> (document, its bytes)
         self.next_step: dict[int, int] = {}
-        self.heap: list[tuple[int, int]] = []  # (-next step, row); entries whose step has passed are stale
+        self.heap: list[tuple[int, int]] = []  # (-next step, row); an entry whose step has passed is stale
 
     def get(self, row: int) -> Shingled | None:
         found = self.documents.get(row)
         return None if found is None else found[0]
 
-    def keep(self, row: int, document: Shingled, next_step: int) -> None:
+    def keep(self, left_row: int, left: Shingled, left_step: int, right_row: int, right: Shingled,
+             right_step: int) -> None:
+        """Keep a measured pair's documents until their next steps (-1: never again), then trim."""
+        with self._lock:
+            self._keep(left_row, left, left_step)
+            self._keep(right_row, right, right_step)
+            while self.used > self.budget:
+                negative, row = heappop(self.heap)
+                if self.next_step.get(row) == -negative:
+                    self._drop(row)
+            if len(self.heap) > 4 * len(self.next_step) + 1024:
+                self.heap = [(-step, row) for row, step in self.next_step.items()]
+                heapify(self.heap)
+
+    def _keep(self, row: int, document: Shingled, next_step: int) -> None:
         if next_step < 0:
             self._drop(row)
             return
@@ -366,15 +381,6 @@ class _Kept:
             self.used += size
         self.next_step[row] = next_step
         heappush(self.heap, (-next_step, row))
-
-    def trim(self) -> None:
-        while self.used > self.budget:
-            negative, row = heappop(self.heap)
-            if self.next_step.get(row) == -negative:
-                self._drop(row)
-        if len(self.heap) > 4 * len(self.next_step) + 1024:
-            self.heap = [(-step, row) for row, step in self.next_step.items()]
-            heapify(self.heap)
 
     def _drop(self, row: int) -> None:
         found = self.documents.pop(row, None)
@@ -387,61 +393,58 @@ def verify_pairs(pairs: np.ndarray, verifier: Verifier, threads: int = 1, block_
     """Scores of every candidate pair ((n, 2) rows into the verifier's texts), in the order given.
 
     Pairs are measured in an order that shingles each document once while the documents that still have
-    pairs to come fit a verifier's cache: the documents are numbered by reverse Cuthill-McKee over the
-    candidate graph (scipy: each component's documents together, neighbours close), the pairs taken by
-    their earlier document, and a document is forgotten after its last pair. That order is cut into
-    `threads` lanes (at a component's end where one is near), each measured by one thread with its own
-    cache, in chunks of pairs holding at most `block_docs` documents over all lanes, whose texts are read
-    first (in this thread, in row order, so that a lazy sequence reads each of its pieces once per chunk)."""
+    pairs to come fit the cache (`_Kept`, `cache_bytes` per thread): the documents are numbered by reverse
+    Cuthill-McKee over the candidate graph (scipy: each component's documents together, neighbours close),
+    the pairs taken by their earlier document, and a document is forgotten after its last pair. That order
+    is cut into chunks of pairs holding at most `block_docs` documents over the chunks measured at once,
+    whose texts are read first (in this thread, in row order, so that a lazy sequence reads each of its
+    pieces once per chunk); `threads` threads take the chunks in order as they come free, sharing the cache,
+    so that a thread given costly documents (long ones, or ones shingled again) holds no other back."""
     shares, counts = np.zeros((len(pairs), 3)), np.zeros((len(pairs), 4), dtype=np.int64)
     aligned = np.full((len(pairs), 2), -1, dtype=np.int64)
     size, min_numbers = verifier.config.shingle_size, verifier.config.min_numbers
     if len(pairs) == 0:
         return PairScores.measured(shares, counts, aligned, size, min_numbers)
     threads = max(1, threads)
-    order, component = _schedule(pairs)
-    workers = [verifier.sibling() for _ in range(threads)]
+    order = _schedule(pairs)
+    kept = _Kept(verifier.cache_bytes * threads)
     chunk_pairs = max(1, block_docs // (2 * threads))  # a pair brings two documents at most
-    lanes = []
-    for lane in _lanes(order, component, threads):
-        cuts = range(chunk_pairs, len(lane), chunk_pairs)
-        lanes.append(list(zip(np.split(lane, cuts), np.split(_next_use(pairs[lane]), cuts))))
+    cuts = range(chunk_pairs, len(order), chunk_pairs)
+    chunks = zip(np.split(order, cuts), np.split(_next_use(pairs[order]), cuts))
+    workers = threading.local()
 
-    def measure(worker: Verifier, indexes: np.ndarray, next_use: np.ndarray, texts: dict[int, str]) -> None:
+    def measure(indexes: np.ndarray, next_use: np.ndarray, texts: dict[int, str]) -> None:
+        worker = getattr(workers, "verifier", None)
+        if worker is None:
+            worker = workers.verifier = verifier.sibling()
         worker.texts = texts
         chunk = pairs[indexes]
         worker.score_into(indexes.tolist(), chunk[:, 0].tolist(), chunk[:, 1].tolist(), next_use[:, 0].tolist(),
-                          next_use[:, 1].tolist(), shares, counts, aligned)
+                          next_use[:, 1].tolist(), kept, shares, counts, aligned)
 
     def texts_of(indexes: np.ndarray) -> dict[int, str]:
         return {row: verifier.texts[row] for row in np.unique(pairs[indexes]).tolist()}
 
     if threads == 1:
-        for indexes, next_use in lanes[0]:
-            measure(workers[0], indexes, next_use, texts_of(indexes))
+        for indexes, next_use in chunks:
+            measure(indexes, next_use, texts_of(indexes))
     else:
-        pools = [ThreadPoolExecutor(1) for _ in lanes]
-        pending: list[deque] = [deque() for _ in lanes]
+        pool = ThreadPoolExecutor(threads)
+        pending: deque = deque()
         try:
-            for step in range(max(len(lane) for lane in lanes)):
-                for number, lane in enumerate(lanes):
-                    if step < len(lane):
-                        if len(pending[number]) >= 2:
-                            pending[number].popleft().result()
-                        indexes, next_use = lane[step]
-                        pending[number].append(pools[number].submit(measure, workers[number], indexes, next_use,
-                                                                    texts_of(indexes)))
-            for waiting in pending:
-                while waiting:
-                    waiting.popleft().result()
+            for indexes, next_use in chunks:
+                if len(pending) >= 2 * threads:
+                    pending.popleft().result()
+                pending.append(pool.submit(measure, indexes, next_use, texts_of(indexes)))
+            while pending:
+                pending.popleft().result()
         finally:
-            for pool in pools:
-                pool.shutdown(cancel_futures=True)
+            pool.shutdown(cancel_futures=True)
     return PairScores.measured(shares, counts, aligned, size, min_numbers)
 
 
-def _schedule(pairs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Pair indexes in measuring order, and the component number of each (non-decreasing)."""
+def _schedule(pairs: np.ndarray) -> np.ndarray:
+    """Pair indexes in measuring order."""
     rows, local = np.unique(pairs, return_inverse=True)
     local = local.reshape(-1, 2)
     graph = coo_matrix((np.ones(len(local), dtype=np.int8), (local[:, 0], local[:, 1])),
@@ -450,25 +453,7 @@ def _schedule(pairs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     position[reverse_cuthill_mckee(graph + graph.T, symmetric_mode=True)] = np.arange(len(rows))
     placed = position[local]
     earlier, later = placed.min(axis=1), placed.max(axis=1)
-    order = np.lexsort((later, earlier))
-    # each component's documents are numbered together: a new component starts where no earlier pair reaches
-    reach = np.maximum.accumulate(later[order])
-    starts = np.concatenate([[True], earlier[order][1:] > reach[:-1]])
-    return order, np.cumsum(starts) - 1
-
-
-def _lanes(order: np.ndarray, component: np.ndarray, lanes: int) -> list[np.ndarray]:
-    """`order` cut into `lanes` runs of about as many pairs, each cut moved to the nearest end of a component
-    when one is within a quarter of a run (a component cut in two shingles its documents in both lanes)."""
-    if lanes == 1:
-        return [order]
-    boundaries = np.flatnonzero(np.diff(component)) + 1
-    cuts = []
-    for number in range(1, lanes):
-        target = len(order) * number // lanes
-        nearest = boundaries[np.argmin(np.abs(boundaries - target))] if len(boundaries) else target
-        cuts.append(int(nearest) if abs(int(nearest) - target) <= len(order) // (4 * lanes) else target)
-    return [lane for lane in np.split(order, sorted(set(cuts))) if len(lane)]
+    return np.lexsort((later, earlier))
 
 
 def _next_use(chunk: np.ndarray) -> np.ndarray:
