@@ -233,29 +233,67 @@ def _converter(profile: str) -> opencc.OpenCC:
     return opencc.OpenCC(profile)
 
 
+@dataclass(frozen=True)
+class _ChangeTriggers:
+    """Where a profile's dictionaries may change a text: the first character that each changing key changes,
+    checked at each occurrence. A character that a key of its own changes ("華") changes the line; one that only
+    longer keys change ("覆" of 回覆→回复, common in simplified text as in 覆盖) does so only where one of those
+    keys is written around it, and so does a supplementary character, which the class finds by its range."""
+
+    characters: CharacterClass
+    alone: frozenset[str]
+    """Characters that a single-character key changes."""
+    keys: dict[str, tuple[tuple[int, str], ...]]
+    """The other characters: each changing key whose first changed character it is, with its offset there."""
+
+    def search(self, text: str, position: int = 0) -> re.Match[str] | None:
+        """The next character from `position` on at which some changing key occurs, or None.
+
+        >>> triggers = _change_triggers("t2s")
+        >>> triggers.search("覆盖率回升"), triggers.search("请回覆").start(), triggers.search("華泰").start()
+        (None, 2, 0)
+        """
+        found = self.characters.search(text, position)
+        while found:
+            at = found.start()
+            char = found.group()
+            if char in self.alone or any(at >= offset and text.startswith(key, at - offset)
+                                         for offset, key in self.keys.get(char, ())):
+                return found
+            found = self.characters.pattern.search(text, at + 1)
+        return None
+
+
 @cache
-def _change_triggers(profile: str) -> CharacterClass | None:
-    """A character class that every text OpenCC changes under `profile` matches, line by line; None when the
-    profile's dictionaries cannot be read (then every text is converted).
+def _change_triggers(profile: str) -> _ChangeTriggers | None:
+    """Where a text may change under `profile` (`_ChangeTriggers`), line by line; None when the profile's
+    dictionaries cannot be read (then every text is converted).
 
     OpenCC rewrites a text by matching dictionary keys; a key holds no line break, so each line converts on its
     own, and a line changes only where a key whose value differs from it occurs. One character of each such key
     (the first that its value changes) is enough to find it: "華" for 華→华, "覆" for 回覆→回复.
     """
-    triggers: set[str] = set()
+    alone: set[str] = set()
+    keys: dict[str, list[tuple[int, str]]] = {}
     try:
         for key, value in _dictionary_entries(_converter(profile).config):
             if value != key:
-                triggers.add(next((old for old, new in zip(key, value) if old != new), key[0]))
+                offset = next((index for index, (old, new) in enumerate(zip(key, value)) if old != new), 0)
+                if len(key) == 1:
+                    alone.add(key)
+                else:
+                    keys.setdefault(key[offset], []).append((offset, key))
     except (OSError, ValueError, subprocess.SubprocessError):
         return None
+    triggers = alone | set(keys)
     if not triggers:
         return None
     # A class of BMP characters is a bitmap lookup for `re`; one supplementary character would make it a list
     # to walk for every character of the text, so the whole supplementary range stands in for those.
     bmp = "".join(sorted(re.escape(char) for char in triggers if char <= "\uffff"))
     supplementary = "\U00010000-\U0010ffff" if any(char > "\uffff" for char in triggers) else ""
-    return CharacterClass(f"[{bmp}{supplementary}]")
+    return _ChangeTriggers(CharacterClass(f"[{bmp}{supplementary}]"), frozenset(alone),
+                           {char: tuple(sorted(set(found))) for char, found in keys.items() if char not in alone})
 
 
 def _dictionary_entries(config_path: str) -> Iterator[tuple[str, str]]:
