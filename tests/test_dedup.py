@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from fincorpus.config import CanonicalConfig, Config, DedupConfig
 from fincorpus.dedup import KnownPairs, deduplicate
-from fincorpus.dedup.engine import EDGE_SCHEMA, UNREAD_SCHEMA
+from fincorpus.dedup.engine import EDGE_SCHEMA
 from fincorpus.dedup.canonical import choose_canonical
 from fincorpus.dedup.cluster import components, settle
 from fincorpus.dedup.shingles import exact_hash, figures, fingerprint_text, shingle_hashes, window_hashes
@@ -301,42 +301,6 @@ def test_a_figure_differing_where_both_titles_end_differently_makes_them_differe
     assert ended.test(config) is None  # "（第30期）" / "（第31期）"
     assert replace(ended, figures_differing=0).test(config) == Reason.NEAR_DUPLICATE  # two site suffixes
     assert title_pair(inner=0, differing=1).test(config) == Reason.NEAR_DUPLICATE  # a cut inside a figure
-
-
-def test_unread_known_documents_settle_as_if_read_and_only_a_superseded_cluster_is_read(cleaned_seeds):
-    """Issue 7: an update hands the engine the stored members no new document may pair with as
-    `KnownPairs.unread` (exact hash and length only). They settle from their stored edges exactly as when
-    their texts are given; a text is read only to measure a member against a new canonical it has no edge
-    with: here the report's opening section, once a PDF edition without that section (and with a closing
-    note) supersedes the report."""
-    config = DedupConfig()
-    report = cleaned_seeds[SEED_001]
-    cut = len(report) // 12
-    texts = {"opening.md": report[:cut], "report.md": report, SEED_002: cleaned_seeds[SEED_002]}
-    stored = sorted(texts)
-    first = deduplicate(stored, [texts[doc_id] for doc_id in stored], config,
-                        known=KnownPairs([], pl.DataFrame(schema=EDGE_SCHEMA)))
-    assert first.edges.select("left_id", "right_id").rows() == [("opening.md", "report.md")]
-    texts["edition.pdf"] = report[cut:] + "\n\n" + cleaned_seeds[SEED_002][:cut // 2]
-    everything = sorted(texts)
-    read_all = deduplicate(everything, [texts[doc_id] for doc_id in everything], config,
-                           known=KnownPairs(stored, first.edges))
-    unread_ids = ["opening.md", SEED_002]
-    unread = pl.DataFrame({"doc_id": unread_ids,
-                           "exact_hash": [exact_hash(fingerprint_text(texts[doc_id])) for doc_id in unread_ids],
-                           "fingerprint_chars": [len(fingerprint_text(texts[doc_id])) for doc_id in unread_ids]},
-                          schema=UNREAD_SCHEMA)
-    reads = []
-    given = ["edition.pdf", "report.md"]
-    settled = deduplicate(given, [texts[doc_id] for doc_id in given], config,
-                          known=KnownPairs(["report.md"], first.edges, unread,
-                                           lambda doc_id: reads.append(doc_id) or texts[doc_id]))
-    assert settled.assignments.sort("doc_id").equals(read_all.assignments.sort("doc_id"))
-    rows = rows_of(settled)
-    assert rows["report.md"]["canonical_id"] == "edition.pdf"  # a complete form, and a PDF
-    assert rows["opening.md"]["status"] == "canonical"  # measured against the PDF, and split off
-    assert rows[SEED_002]["status"] == "canonical"
-    assert reads == ["opening.md"]
 
 
 def test_an_update_counts_boilerplate_against_the_whole_corpus_not_the_clusters_it_touches(cleaned_seeds):

@@ -20,7 +20,7 @@ from fincorpus.io.writers import verify_manifest
 from fincorpus.store import StoreLayout, export_store, update
 from fincorpus.store.export import store_tables
 
-from conftest import REPO, SEED_000, SEED_001, SEED_002, SEED_003, SEED_004, SEEDS, seed_text
+from conftest import REPO, SEED_000, SEED_001, SEED_002, SEED_003, SEED_004, SEEDS
 
 CLUSTER_COLUMNS = ["doc_id", "status", "reason", "cluster_id", "canonical_id"]
 
@@ -418,37 +418,3 @@ def test_a_store_refuses_an_update_after_its_rule_file_changed(tmp_path):
     rules.write_text("chrome:\n  - id: footer\n    pattern: '^本站.*$'\n    kind: line\n", encoding="utf-8")
     with pytest.raises(UserError, match=f"rule set '{rules}'.*has changed"):
         update(seeds(SEED_003), store, config)
-
-
-def test_an_update_reads_a_stored_member_the_index_did_not_propose_only_when_its_cluster_gets_a_new_canonical(
-        tmp_path, monkeypatch):
-    """Issue 7: the members of a touched cluster that the index did not propose for a new document are
-    settled from their stored edges and lengths (`settle_only`); the report's opening section is read only
-    because a PDF edition of the report (without that section) supersedes the report, and is split off as
-    a build over all of them splits it."""
-    import importlib
-
-    from fincorpus.pipeline import build
-
-    report = seed_text(SEED_001)
-    cut = len(report) // 12
-    first, second, everything = (tmp_path / name for name in ("first.jsonl", "second.jsonl", "all.jsonl"))
-    records = {"opening.md": report[:cut], "report.md": report, "other.md": seed_text(SEED_002),
-               "edition.pdf": report[cut:] + "\n\n" + seed_text(SEED_002)[:cut // 2]}
-    for path, ids in ((first, ["opening.md", "report.md", "other.md"]), (second, ["edition.pdf"]),
-                      (everything, list(records))):
-        path.write_text("".join(json.dumps({"id": doc_id, "text": records[doc_id]}, ensure_ascii=False) + "\n"
-                                for doc_id in ids), encoding="utf-8")
-    store = tmp_path / "store"
-    update([first], store, Config())
-    module = importlib.import_module("fincorpus.store.update")
-    read, stored_texts = [], module.stored_texts
-    monkeypatch.setattr(module, "stored_texts", lambda layout, lineage, doc_ids: read.append(sorted(doc_ids))
-                        or stored_texts(layout, lineage, doc_ids))
-    update([second], store, Config())
-    assert read == [["report.md"], ["opening.md"]]  # the proposed member at once; the other on demand
-    built = build([everything], tmp_path / "built", Config()).tables.lineage
-    assert store_tables(store).lineage.select(CLUSTER_COLUMNS).equals(built.select(CLUSTER_COLUMNS))
-    rows = lineage_of(store)
-    assert rows["report.md"]["canonical_id"] == "edition.pdf"
-    assert rows["opening.md"]["status"] == rows["other.md"]["status"] == "canonical"

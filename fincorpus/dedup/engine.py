@@ -72,39 +72,25 @@ EDGE_SCHEMA = {"left_id": pl.String, "right_id": pl.String} | {
 gives back to a later run."""
 
 
-UNREAD_SCHEMA = {"doc_id": pl.String, "exact_hash": pl.UInt64, "fingerprint_chars": pl.Int64}
-"""A known document the engine settles without reading it: its exact hash (any hash of its fingerprint, equal
-for the unread documents of one exact group) and fingerprint length."""
-
-
 @dataclass(frozen=True, slots=True)
 class KnownPairs:
     """What earlier runs settled, for a run over stored and new documents together (`fincorpus update`):
     the pairs among `doc_ids` were all proposed and verified before, so they are not proposed again, and
     `edges` (EDGE_SCHEMA) are the ones that passed, with their scores. Pairs holding a document not in
-    `doc_ids` are proposed and verified as usual.
-
-    `unread` (UNREAD_SCHEMA) are more known documents, not among the documents given to `deduplicate`: they
-    are settled from their edges and lengths alone (not scanned, signed or proposed: no pair of theirs is
-    verified), and `read(doc_id)` gives the text of one only when a split measures it against a canonical
-    it has no edge with (a new document that supersedes its canonical). The caller reads every document
-    that may pair with a new one (those the store's index proposes) and every document of an exact group
-    it reads one of."""
+    `doc_ids` are proposed and verified as usual."""
 
     doc_ids: Sequence[str]
     edges: pl.DataFrame
-    unread: pl.DataFrame | None = None
-    read: Callable[[str], str] | None = None
     corpus_documents: int = 0
     """The documents a build of the whole corpus (stored and new) would compare: boilerplate is counted
-    over the documents read, with the cutoff of `dedup.boilerplate_share` of this many (a shingle in 0.1%
+    over the documents given, with the cutoff of `dedup.boilerplate_share` of this many (a shingle in 0.1%
     of the corpus, not in 0.1% of the clusters an update touches, which gather similar documents)."""
 
 
 @dataclass(frozen=True, slots=True)
 class DedupResult:
     assignments: pl.DataFrame
-    """One row per document given (and per `KnownPairs.unread` document): DEDUP_SCHEMA."""
+    """One row per document given: DEDUP_SCHEMA."""
     pairs: pl.DataFrame
     """Every candidate pair with its scores: PAIRS_SCHEMA."""
     candidate_pairs: int
@@ -206,20 +192,14 @@ def deduplicate(doc_ids: Sequence[str], texts: Sequence[str], config: DedupConfi
     only for the documents of candidate pairs, always from this thread. The compiled stages run in
     `threads` threads (default: one per core, at most 4) over batches of documents; the result does not
     depend on the number. With `known`, the pairs among its documents are taken from it instead of being
-    proposed and verified again (see `KnownPairs`), and the result holds this run's `edges`; its `unread`
-    documents are settled without being read (their texts only on demand, through `KnownPairs.read`)."""
+    proposed and verified again (see `KnownPairs`), and the result holds this run's `edges`."""
     say = progress or (lambda stage: None)
     threads = threads or min(os.cpu_count() or 1, 4)
-    given = len(doc_ids)
-    unread = known.unread if known is not None and known.unread is not None else pl.DataFrame(schema=UNREAD_SCHEMA)
-    readable = texts  # every row's text, for verification
-    if unread.height:
-        doc_ids = [*doc_ids, *unread["doc_id"].to_list()]
-        readable = _WithUnread(texts, given, doc_ids, known.read)
     fold_table()  # one table for every thread
     say("shingles")
+    expected = len(doc_ids)
     scanners = _PerThread(lambda: Shingler(config))
-    sketch = FrequencySketch(given)  # one, counted in this thread: a sketch per thread would be 64 MB each
+    sketch = FrequencySketch(expected)  # one, counted in this thread: a sketch per thread would be 64 MB each
     exact_parts, chars_parts = [np.empty(0, np.uint64)], [np.empty(0, np.int64)]
     for exact, chars, hashes, documents in ordered_map(
             lambda batch: scan_hashes(batch, config, scanners.get()), _batches(texts), threads):
@@ -227,14 +207,10 @@ def deduplicate(doc_ids: Sequence[str], texts: Sequence[str], config: DedupConfi
         sketch.documents += documents
         exact_parts.append(exact)
         chars_parts.append(chars)
-    exact_parts.append(unread["exact_hash"].to_numpy().astype(np.uint64))
-    chars_parts.append(unread["fingerprint_chars"].to_numpy().astype(np.int64))
     scanned = Scanned(np.concatenate(exact_parts), np.concatenate(chars_parts), sketch)
     del scanners, exact_parts, chars_parts
     representative, compared = compared_rows(doc_ids, scanned, config)
-    read_positions = np.flatnonzero(np.asarray(compared, dtype=np.int64) < given)  # the documents scanned
-    signed_rows = [compared[position] for position in read_positions.tolist()]
-    cutoff = boilerplate_cutoff(max(len(signed_rows), known.corpus_documents if known is not None else 0), config)
+    cutoff = boilerplate_cutoff(max(len(compared), known.corpus_documents if known is not None else 0), config)
 
     say("signatures")
     signer = Signer(config.num_perm, config.seed)
@@ -244,24 +220,23 @@ def deduplicate(doc_ids: Sequence[str], texts: Sequence[str], config: DedupConfi
         shingler, counts = signs.get()
         return sign_partition(batch, sketch, cutoff, config, signer, shingler, counts)
 
-    signed = merge_signed(list(ordered_map(sign_batch, _batches(_in_order(texts, signed_rows)), threads)))
+    signed = merge_signed(list(ordered_map(sign_batch, _batches(_in_order(texts, compared)), threads)))
     boilerplate, boilerplate_figures = boilerplate_of(signed, cutoff)
     signatures, sizes, whole_body = finish_signatures(signed, boilerplate, signer, config)
-    order = np.empty(len(signed_rows), dtype=np.int64)
-    order[np.argsort(np.asarray(signed_rows, dtype=np.int64), kind="stable")] = np.arange(len(signed_rows))
+    order = np.empty(len(compared), dtype=np.int64)
+    order[np.argsort(np.asarray(compared, dtype=np.int64), kind="stable")] = np.arange(len(compared))
     # signed in row order; the stages below in doc_id order
     signatures, sizes, whole_body = signatures[order], sizes[order], whole_body[order]
     del signed, sketch
 
     say("lsh+verify")
     names = [doc_ids[row] for row in compared]
-    settled_before = None if known is None else _known_positions(known, names, unread["doc_id"])
+    settled_before = None if known is None else _known_positions(known, names)
     proposed = candidate_pairs(signatures, sizes, signer, config.candidate_threshold, threads=threads,
-                               fresh=None if settled_before is None else ~settled_before[read_positions])
+                               fresh=None if settled_before is None else ~settled_before)
     pairs = plausible_pairs(proposed, signatures, sizes, whole_body, config.candidate_threshold,
                             config.candidate_p_value)
-    pairs = read_positions[pairs]  # rows into the signed documents -> positions in `compared` (order kept)
-    verifier = Verifier(_Compared(readable, compared), boilerplate, boilerplate_figures, config)
+    verifier = Verifier(_Compared(texts, compared), boilerplate, boilerplate_figures, config)
     scores = verify_pairs(pairs, verifier, threads)
     edges = None
     if known is not None:
@@ -280,24 +255,10 @@ def deduplicate(doc_ids: Sequence[str], texts: Sequence[str], config: DedupConfi
     )
 
 
-def _known_positions(known: KnownPairs, names: list[str], unread: pl.Series) -> np.ndarray:
-    """Which compared representatives (by position) are `known` documents (read or not)."""
-    known_ids = pl.concat([pl.Series(list(known.doc_ids), dtype=pl.String), unread])
+def _known_positions(known: KnownPairs, names: list[str]) -> np.ndarray:
+    """Which compared representatives (by position) are `known` documents."""
+    known_ids = pl.Series(list(known.doc_ids), dtype=pl.String)
     return pl.Series(names, dtype=pl.String).is_in(known_ids.implode()).to_numpy()
-
-
-class _WithUnread(Sequence):
-    """The texts given, then those of `KnownPairs.unread`, each read on demand."""
-
-    def __init__(self, texts: Sequence[str], given: int, doc_ids: Sequence[str],
-                 read: Callable[[str], str]) -> None:
-        self.texts, self.given, self.doc_ids, self.read = texts, given, doc_ids, read
-
-    def __len__(self) -> int:
-        return len(self.doc_ids)
-
-    def __getitem__(self, row):
-        return self.texts[row] if row < self.given else self.read(self.doc_ids[row])
 
 
 def _with_known_edges(pairs: np.ndarray, scores: PairScores, known: KnownPairs, doc_ids: Sequence[str],

@@ -29,7 +29,7 @@ import polars as pl
 
 from fincorpus.config import Config
 from fincorpus.dedup import KnownPairs
-from fincorpus.dedup.engine import EDGE_SCHEMA, UNREAD_SCHEMA
+from fincorpus.dedup.engine import EDGE_SCHEMA
 from fincorpus.dedup.incremental import index_shingles
 from fincorpus.dedup.shingles import exact_hash, fingerprint_text
 from fincorpus.dedup.signatures import Signer
@@ -203,35 +203,6 @@ def compared_in_store(layout: StoreLayout, lineage: pl.DataFrame) -> int:
     return signed.join(exact, on="doc_id", how="anti").select(pl.len()).collect().item()
 
 
-def settle_only(layout: StoreLayout, state: StoreState, members: pl.DataFrame, touched: set[str],
-                known: KnownPairs) -> KnownPairs:
-    """`known` with the members the engine settles without reading them (`KnownPairs.unread`): those the
-    index did not propose for a new document (no pair of theirs is verified in this run), unless an exact
-    duplicate of theirs is read. Their text is read only when a split measures one against a canonical it
-    has no edge with (a new document superseding its cluster's canonical), a cluster at a time. When some
-    member's pairs are not on record (a store from before edge tables), every member is read."""
-    unread = pl.DataFrame(schema=UNREAD_SCHEMA)
-    if members.is_empty() or set(members["doc_id"].to_list()) - set(known.doc_ids):
-        return dataclasses.replace(known, unread=unread)
-    current = (layout.current("signatures.parquet", state.lineage, UNREAD_SCHEMA)
-               .filter(pl.col("doc_id").is_in(members["doc_id"].implode()))
-               .select(list(UNREAD_SCHEMA)).collect()
-               .join(members.select("doc_id", "cluster_id"), on="doc_id"))
-    proposed = pl.col("doc_id").is_in(pl.Series(sorted(touched), dtype=pl.String).implode())
-    read_exact = current.filter(proposed)["exact_hash"].implode()
-    unread = current.filter(~proposed & ~pl.col("exact_hash").is_in(read_exact)).sort("doc_id")
-    cluster_of = dict(zip(unread["doc_id"].to_list(), unread["cluster_id"].to_list()))
-    cluster_members = dict(unread.group_by("cluster_id").agg("doc_id").iter_rows())
-    texts: dict[str, str] = {}
-
-    def read(doc_id: str) -> str:
-        if doc_id not in texts:
-            texts.update(stored_texts(layout, state.lineage, cluster_members[cluster_of[doc_id]]).iter_rows())
-        return texts[doc_id]
-
-    return dataclasses.replace(known, unread=unread.select(list(UNREAD_SCHEMA)), read=read)
-
-
 def apply_batch(documents: list[RawDocument], store: str | Path, config: Config,
                 progress: Progress | None = None) -> UpdateResult:
     """Add a batch (already read) to the store: the library entry point of `fincorpus update`."""
@@ -274,10 +245,9 @@ def _apply_locked(documents: list[RawDocument], layout: StoreLayout, state: Stor
     clusters = (state.lineage.filter(pl.col("doc_id").is_in(list(touched)) | pl.col("doc_id").is_in(again))
                 ["cluster_id"].drop_nulls().unique())
     members = stored.filter(pl.col("cluster_id").is_in(clusters.implode()))
-    known = settle_only(layout, state, members, touched, known_pairs(layout, state, members))
-    known = dataclasses.replace(known, corpus_documents=compared_in_store(layout, stored) + signed.height)
-    read = members.filter(~pl.col("doc_id").is_in(known.unread["doc_id"].implode()))
-    old = stored_texts(layout, state.lineage, read["doc_id"].to_list())
+    known = dataclasses.replace(known_pairs(layout, state, members),
+                                corpus_documents=compared_in_store(layout, stored) + signed.height)
+    old = stored_texts(layout, state.lineage, members["doc_id"].to_list())
     together = CleanedBatch(pl.concat([old, kept.select("doc_id", "text")]), cleaned.removed_spans.clear())
     dedup = dedup_documents(together, config, known=known)
 
