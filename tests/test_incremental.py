@@ -3,16 +3,19 @@
 import numpy as np
 import pytest
 from datasketch import MinHashLSH
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fincorpus.config import Config
 from fincorpus.dedup.incremental import (
     band_keys, band_shape, estimated_containment, index_shingles, stored_candidates,
 )
-from fincorpus.dedup.shingles import fingerprint_text, shingle_hashes
+from fincorpus.dedup.shingles import exact_hash, fingerprint_text, shingle_hashes
 from fincorpus.dedup.signatures import Signer
 from fincorpus.pipeline import clean_documents, read_documents
+from fincorpus.store.update import sign_documents
 
-from conftest import SEED_000, SEED_001, SEED_002, SEED_003, SEED_004
+from conftest import SEED_000, SEED_001, SEED_002, SEED_003, SEED_004, seed_text
 
 
 @pytest.fixture(scope="module")
@@ -97,3 +100,31 @@ def test_a_pair_sharing_only_a_band_past_datasketchs_band_count_is_proposed():
     assert stored_candidates(new, sizes[0], stored, sizes[1], 0.2, 0.3).tolist() == [[0, 0]]
     rows = band_shape(0.2, 128)[1]
     assert not (band_keys(new, 28, rows) == band_keys(stored, 28, rows)).any()
+
+
+def _signed_as_written_before(text: str, config) -> tuple[int, int, int, list[int] | None]:
+    """What `sign_documents` stored for a text before it took the compiled path: the stored signatures of
+    older generations must stay comparable with new ones."""
+    fingerprint = fingerprint_text(text)
+    shingles = index_shingles(text, fingerprint, config) if len(fingerprint) >= config.min_chars else None
+    signature = None if shingles is None else Signer(config.num_perm, config.seed).sign(shingles).tolist()
+    return exact_hash(fingerprint), len(fingerprint), 0 if shingles is None else len(shingles), signature
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from(["深度拆解：银行业净息差企稳。", "\n免责声明\n本报告仅供参考。", "ｶﾞｷﾞ", "ﬁ㍻",
+                                 "２０２４年Ｑ３", "\n分析师声明 ", "A股", "\ud800", " 。！", "1.25%"]),
+                max_size=40).map("".join))
+def test_sign_documents_stores_what_the_reference_functions_give(text):
+    """The compiled fingerprint, legal offset and windows (`passes.Shingler`) sign a text exactly as
+    `fingerprint_text`, `legal_section_start` and `index_shingles` do: NFKC's contextual characters
+    (halfwidth kana with a voiced mark), expansions, full-width digits, lone surrogates, legal pages."""
+    config = Config()
+    row = sign_documents(["d"], [text * 3], config).row(0)
+    assert row[1:] == _signed_as_written_before(text * 3, config.dedup)
+
+
+def test_sign_documents_on_the_seeds_matches_the_reference_functions():
+    texts = [seed_text(name) for name in (SEED_000, SEED_001, SEED_002, SEED_003, SEED_004)]
+    frame = sign_documents(["a", "b", "c", "d", "e"], texts, Config())
+    assert [row[1:] for row in frame.rows()] == [_signed_as_written_before(text, Config().dedup) for text in texts]

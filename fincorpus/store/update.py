@@ -26,12 +26,12 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+import xxhash
 
 from fincorpus.config import Config
 from fincorpus.dedup import KnownPairs
 from fincorpus.dedup.engine import EDGE_SCHEMA
-from fincorpus.dedup.incremental import index_shingles
-from fincorpus.dedup.shingles import exact_hash, fingerprint_text
+from fincorpus.dedup.passes import Shingler
 from fincorpus.dedup.signatures import Signer
 from fincorpus.documents import METADATA_COLUMNS, RawDocument, Reason, Status
 from fincorpus.errors import OutputError
@@ -97,22 +97,25 @@ def plan_batch(documents: list[RawDocument], state: StoreState, generation: int)
 
 def sign_documents(doc_ids: list[str], texts: list[str], config: Config) -> pl.DataFrame:
     """Exact hash, fingerprint length, and the shingle count and MinHash signature of its body
-    (`index_shingles`) of each document."""
+    (`incremental.index_shingles`) of each document, from the compiled fingerprint and windows the engine
+    uses (`passes.Shingler`: equal to `fingerprint_text`, `legal_section_start` and `window_hashes`)."""
     dedup = config.dedup
-    signer = Signer(dedup.num_perm, dedup.seed)
-    exact, lengths, sizes = [], [], []
-    signatures = np.zeros((len(doc_ids), dedup.num_perm), dtype=np.uint32)
-    for row, text in enumerate(texts):
-        fingerprint = fingerprint_text(text)
-        exact.append(exact_hash(fingerprint))
-        lengths.append(len(fingerprint))
-        shingles = index_shingles(text, fingerprint, dedup) if len(fingerprint) >= dedup.min_chars else None
-        sizes.append(0 if shingles is None else len(shingles))
-        if shingles is not None:
-            signatures[row] = signer.sign(shingles)
+    shingler = Shingler(dedup)
+    exact, lengths, shingle_sets = [], [], []
+    for text in texts:
+        codes, legal = shingler.fingerprint(text)
+        exact.append(xxhash.xxh3_64_intdigest(
+            codes.tobytes().decode("utf-32-le", "surrogatepass").encode("utf-8", "surrogatepass")))
+        lengths.append(len(codes))
+        if len(codes) < dedup.min_chars:
+            shingle_sets.append(np.empty(0, dtype=np.uint64))
+            continue
+        windows = shingler.windows(codes)
+        shingle_sets.append(np.unique(windows[:legal] if legal is not None and legal >= dedup.min_chars else windows))
+    signatures = Signer(dedup.num_perm, dedup.seed).sign_all(shingle_sets)
     frame = pl.DataFrame({"doc_id": doc_ids, "exact_hash": np.array(exact, dtype=np.uint64),
-                          "fingerprint_chars": lengths, "shingles": sizes, "signature": signatures},
-                         schema=signatures_schema(dedup.num_perm))
+                          "fingerprint_chars": lengths, "shingles": [len(shingles) for shingles in shingle_sets],
+                          "signature": signatures}, schema=signatures_schema(dedup.num_perm))
     return frame.with_columns(pl.when(pl.col("shingles") > 0).then(pl.col("signature")).alias("signature"))
 
 
