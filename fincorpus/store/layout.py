@@ -82,9 +82,11 @@ TEMPLATES_SCHEMA = {"site": pl.String, "line": pl.String}
 LINES_SCHEMA = {"doc_id": pl.String, "site": pl.String, "line": pl.String}
 
 
-_ROW_GROUPS = {"documents": 1024, "lines": 65536}
-"""Tables an update looks rows up in (by doc_id; by line), written sorted in row groups with statistics: an
-update reads the texts of the stored clusters it touches, not every stored text."""
+_ROW_GROUPS = {"documents": 1024, "lines": 65536, "bands": 262144}
+"""Tables an update looks rows up in (by doc_id; by line; by band key), written sorted in row groups with
+statistics: an update reads the texts of the stored clusters it touches, not every stored text. A batch's
+band keys fall in every row group of a band table, which is read whole: in few large row groups (6.4M rows
+of 100,000 documents in 1,024-row groups took 0.51 s to scan for 64,000 keys, in 262,144-row ones 0.06 s)."""
 
 
 def signatures_schema(num_perm: int) -> dict:
