@@ -10,7 +10,9 @@ from fincorpus.config import Config
 from fincorpus.dedup.incremental import (
     band_keys, band_shape, estimated_containment, index_shingles, stored_candidates,
 )
-from fincorpus.dedup.shingles import exact_hash, fingerprint_text, shingle_hashes
+from fincorpus.dedup.boilerplate import legal_section_start
+from fincorpus.dedup.passes import Shingler
+from fincorpus.dedup.shingles import exact_hash, fingerprint_text, shingle_hashes, window_hashes
 from fincorpus.dedup.signatures import Signer
 from fincorpus.pipeline import clean_documents, read_documents
 from fincorpus.store.update import sign_documents
@@ -25,9 +27,16 @@ def signed_seeds(seeds_dir):
     signer = Signer(128, 1)
     signed = {}
     for doc_id, text in zip(batch.documents["doc_id"], batch.documents["text"]):
-        shingles = index_shingles(text, fingerprint_text(text), Config().dedup)
+        shingles = body_shingles(text, Config().dedup)
         signed[doc_id] = (signer.sign(shingles), len(shingles))
     return signed
+
+
+def body_shingles(text: str, config) -> np.ndarray:
+    """`index_shingles` of a text as `sign_documents` takes them."""
+    shingler = Shingler(config)
+    codes, legal = shingler.fingerprint(text)
+    return index_shingles(shingler.windows(codes), legal, config)
 
 
 def stack(signed, names):
@@ -38,11 +47,11 @@ def test_the_index_signs_a_report_without_its_legal_pages():
     body = "华泰研究认为大模型将带来范式革命，国产厂商蓄势待发，算力与应用两端均有机会。" * 3
     legal = "免责声明\n本报告仅供华泰证券股份有限公司客户使用，本公司不因接收人收到本报告而视其为客户。" * 2
     config = Config().dedup
-    with_legal = index_shingles(body + "\n" + legal, fingerprint_text(body + "\n" + legal), config)
+    with_legal = body_shingles(body + "\n" + legal, config)
     legal_shingles = set(shingle_hashes(fingerprint_text(legal), 5).tolist())
     assert set(shingle_hashes(fingerprint_text(body), 5).tolist()) <= set(with_legal.tolist())
     assert not legal_shingles & set(with_legal.tolist())
-    only_legal = index_shingles(legal, fingerprint_text(legal), config)
+    only_legal = body_shingles(legal, config)
     assert only_legal.tolist() == shingle_hashes(fingerprint_text(legal), 5).tolist()
 
 
@@ -106,7 +115,12 @@ def _signed_as_written_before(text: str, config) -> tuple[int, int, int, list[in
     """What `sign_documents` stored for a text before it took the compiled path: the stored signatures of
     older generations must stay comparable with new ones."""
     fingerprint = fingerprint_text(text)
-    shingles = index_shingles(text, fingerprint, config) if len(fingerprint) >= config.min_chars else None
+    shingles = None
+    if len(fingerprint) >= config.min_chars:
+        windows = window_hashes(fingerprint, config.shingle_size)
+        legal_start = legal_section_start(text, fingerprint, config.legal_headings)
+        shingles = np.unique(windows[:legal_start] if legal_start is not None and legal_start >= config.min_chars
+                             else windows)
     signature = None if shingles is None else Signer(config.num_perm, config.seed).sign(shingles).tolist()
     return exact_hash(fingerprint), len(fingerprint), 0 if shingles is None else len(shingles), signature
 
@@ -117,7 +131,7 @@ def _signed_as_written_before(text: str, config) -> tuple[int, int, int, list[in
                 max_size=40).map("".join))
 def test_sign_documents_stores_what_the_reference_functions_give(text):
     """The compiled fingerprint, legal offset and windows (`passes.Shingler`) sign a text exactly as
-    `fingerprint_text`, `legal_section_start` and `index_shingles` do: NFKC's contextual characters
+    `fingerprint_text`, `legal_section_start` and `window_hashes` do: NFKC's contextual characters
     (halfwidth kana with a voiced mark), expansions, full-width digits, lone surrogates, legal pages."""
     config = Config()
     row = sign_documents(["d"], [text * 3], config).row(0)

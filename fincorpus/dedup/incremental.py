@@ -28,18 +28,15 @@ import polars as pl
 from datasketch.lsh import _optimal_param
 
 from fincorpus.config import DedupConfig
-from fincorpus.dedup.boilerplate import legal_section_start
 from fincorpus.dedup.index import agreeing_values
-from fincorpus.dedup.shingles import window_hashes
 
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 
 
-def index_shingles(text: str, fingerprint: str, config: DedupConfig) -> np.ndarray:
-    """Sorted unique shingles of the document's body: before its legal pages, or all of them when the body
-    is shorter than `min_chars` (a page that is nothing but a disclaimer)."""
-    windows = window_hashes(fingerprint, config.shingle_size)
-    legal = legal_section_start(text, fingerprint, config.legal_headings)
+def index_shingles(windows: np.ndarray, legal: int | None, config: DedupConfig) -> np.ndarray:
+    """Sorted unique shingles of a document's body from its window hashes (`passes.Shingler.windows`): those
+    before its legal pages (`legal`, their fingerprint offset: `Shingler.fingerprint`), or all of them when
+    the body is shorter than `min_chars` (a page that is nothing but a disclaimer)."""
     if legal is not None and legal >= config.min_chars:
         windows = windows[:legal]
     return np.unique(windows)

@@ -26,12 +26,13 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
-import xxhash
 
 from fincorpus.config import Config
 from fincorpus.dedup import KnownPairs
 from fincorpus.dedup.engine import EDGE_SCHEMA
+from fincorpus.dedup.incremental import index_shingles
 from fincorpus.dedup.passes import Shingler
+from fincorpus.dedup.shingles import exact_hash
 from fincorpus.dedup.signatures import Signer
 from fincorpus.documents import METADATA_COLUMNS, RawDocument, Reason, Status
 from fincorpus.errors import OutputError
@@ -97,21 +98,18 @@ def plan_batch(documents: list[RawDocument], state: StoreState, generation: int)
 
 def sign_documents(doc_ids: list[str], texts: list[str], config: Config) -> pl.DataFrame:
     """Exact hash, fingerprint length, and the shingle count and MinHash signature of its body
-    (`incremental.index_shingles`) of each document, from the compiled fingerprint and windows the engine
-    uses (`passes.Shingler`: equal to `fingerprint_text`, `legal_section_start` and `window_hashes`)."""
+    (`index_shingles`) of each document, from the compiled fingerprint and windows the engine uses
+    (`passes.Shingler`: equal to `fingerprint_text`, `legal_section_start` and `window_hashes`)."""
     dedup = config.dedup
     shingler = Shingler(dedup)
     exact, lengths, shingle_sets = [], [], []
     for text in texts:
         codes, legal = shingler.fingerprint(text)
-        exact.append(xxhash.xxh3_64_intdigest(
-            codes.tobytes().decode("utf-32-le", "surrogatepass").encode("utf-8", "surrogatepass")))
+        exact.append(exact_hash(codes.tobytes().decode("utf-32-le", "surrogatepass")))
         lengths.append(len(codes))
-        if len(codes) < dedup.min_chars:
-            shingle_sets.append(np.empty(0, dtype=np.uint64))
-            continue
-        windows = shingler.windows(codes)
-        shingle_sets.append(np.unique(windows[:legal] if legal is not None and legal >= dedup.min_chars else windows))
+        long_enough = len(codes) >= dedup.min_chars
+        shingle_sets.append(index_shingles(shingler.windows(codes), legal, dedup) if long_enough
+                            else np.empty(0, dtype=np.uint64))
     signatures = Signer(dedup.num_perm, dedup.seed).sign_all(shingle_sets)
     frame = pl.DataFrame({"doc_id": doc_ids, "exact_hash": np.array(exact, dtype=np.uint64),
                           "fingerprint_chars": lengths, "shingles": [len(shingles) for shingles in shingle_sets],
