@@ -105,9 +105,7 @@ def substitution(before: str, after: str) -> CleanResult:
     >>> substitution("華泰證券", "华泰证券")
     CleanResult(text='华泰证券', edits=(Edit(start=0, end=3, replacement='华泰证'),), rules=(), changed=2)
     """
-    old = np.frombuffer(before.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    new = np.frombuffer(after.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    changed = np.flatnonzero(old != new)
+    changed = np.flatnonzero(code_points(before) != code_points(after))
     if not len(changed):
         return CleanResult(before)
     first, last = int(changed[0]), int(changed[-1]) + 1
@@ -124,6 +122,11 @@ def rewrite(before: str, after: str) -> CleanResult:
         matcher = difflib.SequenceMatcher(None, before, after, autojunk=False)
         edits = tuple(Edit(i1, i2, after[j1:j2]) for tag, i1, i2, j1, j2 in matcher.get_opcodes() if tag != "equal")
     return CleanResult(after, edits)
+
+
+def code_points(text: str) -> np.ndarray:
+    """The code points of `text` as uint32 (read-only; lone surrogates kept)."""
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
 
 
 @lru_cache(maxsize=1)

@@ -21,7 +21,7 @@ from typing import ClassVar, Literal
 import numpy as np
 import opencc
 
-from cleaners.base import CharacterClass, CleanResult, Edit, apply_edits, rewrite, substitution, utf16_units
+from cleaners.base import CharacterClass, CleanResult, Edit, apply_edits, code_points, rewrite, substitution, utf16_units
 
 _ZERO_WIDTH = re.compile("[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]+")
 _ODD_SPACES = re.compile("[\u00a0\u2000-\u200a\u202f\u205f]")
@@ -152,7 +152,7 @@ class WidthFold:
             first, last = int(changed_at[0]), int(changed_at[-1]) + 1
             after = folded.tobytes().decode("utf-16-le")
             return CleanResult(after, (Edit(first, last, after[first:last]),), changed=len(changed_at))
-        codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+        codes = code_points(text)
         in_bmp = codes < 0x10000
         folded = codes.copy()
         folded[in_bmp] = tables.one_to_one[codes[in_bmp]]
@@ -257,7 +257,7 @@ class _ChangeTriggers:
         >>> list(triggers.positions("覆盖率回升")), list(triggers.positions("请回覆華泰"))
         ([], [2, 3])
         """
-        codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+        codes = code_points(text)
         for at in np.flatnonzero(self.table.take(codes)).tolist():
             char = text[at]
             if char in self.alone or any(at >= offset and text.startswith(keys, at - offset)
