@@ -8,8 +8,9 @@ shuffled, so the batch holds forms of reports already stored. The first N go int
 `update` (not timed), then the last `--batch` are added with a second `update` (timed), and a full
 `build` of all N + batch runs (timed); `--repeat R` times the update R times, each on a copy of the same
 store, and reports the least wall and CPU time (every run is printed). Both are the library paths of
-`fincorpus update` / `build` without Prefect. Beside them, for scale, the index step alone with datasketch: inserting N + batch
-MinHashes into a `MinHashLSH`, and 'updating' it by loading a pickled index of N and inserting the batch.
+`fincorpus update` / `build` without Prefect. Beside them, for scale, the index step alone with datasketch:
+inserting N + batch MinHashes into a `MinHashLSH`, and 'updating' it by loading a pickled index of N and
+inserting the batch.
 
 Each run is timed in wall seconds and in CPU seconds (this process and its finished worker processes,
 `getrusage`): on a machine shared with other jobs the CPU ratio is the figure to read.

@@ -457,8 +457,8 @@ def _schedule(pairs: np.ndarray) -> np.ndarray:
 
 
 def _next_use(chunk: np.ndarray) -> np.ndarray:
-    """For each pair of a lane and each side: the position in the lane of the next pair holding its document,
-    -1 when none does."""
+    """For each pair of the measuring order and each side: the position in that order of the next pair holding
+    its document, -1 when none does."""
     flat = chunk.reshape(-1)
     order = np.argsort(flat, kind="stable")
     following = np.full(len(flat), -1, dtype=np.int64)
