@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import gc
+import os
 import pickle
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +18,7 @@ from hypothesis import strategies as st
 from bench.synth import generate
 from fincorpus import pipeline
 from fincorpus.config import CleaningConfig, Config, EngineConfig
+from fincorpus.io import runs
 from fincorpus.io.runs import RUN_ROW_GROUP_ROWS, RunTexts, merge_runs, write_run, write_texts
 from fincorpus.io.writers import PARQUET_ROW_GROUP_ROWS, parquet_rows_atomic, write_parquet_atomic
 from fincorpus.pipeline import OUTPUT_FILES, build
@@ -136,6 +140,30 @@ def test_run_texts_read_any_position_like_a_list_and_pickle_without_their_offset
     assert list(pickle.loads(pickle.dumps(lazy))) == expected
     with pytest.raises(IndexError):
         lazy[len(texts)]
+
+
+def test_run_texts_keep_a_few_files_open_per_thread_and_close_them_all(tmp_path, monkeypatch):
+    """Texts of five runs read in a random order by three threads at once, each keeping two files open: every
+    text is right, and no file stays open once the threads and the sequence are gone."""
+    monkeypatch.setattr(runs, "_OPEN_RUNS", 2)
+    texts = [f"第{index}段正文𠀋" * (1 + index % 3) for index in range(250)]
+    for number in range(5):
+        write_texts(pa.array(texts[50 * number:50 * number + 50], pa.string()), tmp_path / f"texts-{number}.utf8")
+    positions = np.random.default_rng(2).permutation(len(texts))
+    open_before = len(os.listdir("/proc/self/fd"))
+    lazy = RunTexts([tmp_path / f"texts-{number}.utf8" for number in range(5)], positions // 50, positions % 50)
+
+    def read(position: int) -> tuple[str, int]:
+        return lazy[position], len(os.listdir("/proc/self/fd"))
+
+    with ThreadPoolExecutor(3) as pool:
+        read, open_counts = zip(*pool.map(read, range(len(lazy))))
+    assert list(read) == [texts[position] for position in positions]
+    assert max(open_counts) <= open_before + 3 * (2 + 1)  # per thread: two runs, and its listing
+    assert lazy[0] == texts[positions[0]] and len(os.listdir("/proc/self/fd")) == open_before + 1
+    del lazy
+    gc.collect()
+    assert len(os.listdir("/proc/self/fd")) == open_before
 
 
 def test_run_texts_give_a_range_of_positions_as_one_arrow_array(tmp_path):
