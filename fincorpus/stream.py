@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import pickle
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from itertools import islice
@@ -332,11 +333,10 @@ def write_streamed(cleaned: CleanedRuns, tables: IndexTables, out: Path) -> None
     chunk = cleaned.batch_docs
     try:
         with staged_directory(out) as staging:
-            with parquet_rows_atomic(staging / "removed_spans.parquet", REMOVED_SPANS_SCHEMA) as spans:
-                for rows in merge_runs(cleaned.span_runs(), order.select("run", pl.col("spans").alias("rows")),
-                                       ("doc_id", "start", "end", "rule"), chunk):
-                    spans.write(rows)
-            _write_texts(cleaned, order, staging, chunk)
+            with ThreadPoolExecutor(1) as beside:  # both spend most of their time in Arrow, out of the GIL
+                spans = beside.submit(_write_spans, cleaned, order, staging, chunk)
+                _write_texts(cleaned, order, staging, chunk)
+                spans.result()
             write_parquet_atomic(tables.lineage, staging / "lineage.parquet")
             write_reports(staging, load_tables(staging, tables.lineage))
             verify_written(staging, tables.lineage["doc_id"].to_list())
@@ -345,14 +345,26 @@ def write_streamed(cleaned: CleanedRuns, tables: IndexTables, out: Path) -> None
         raise OutputError(describe_os_error(exc, out)) from None
 
 
+def _write_spans(cleaned: CleanedRuns, order: pl.DataFrame, staging: Path, chunk: int) -> None:
+    """removed_spans.parquet: the span runs merged in doc_id order."""
+    with parquet_rows_atomic(staging / "removed_spans.parquet", REMOVED_SPANS_SCHEMA) as spans:
+        for rows in merge_runs(cleaned.span_runs(), order.select("run", pl.col("spans").alias("rows")),
+                               ("doc_id", "start", "end", "rule"), chunk):
+            spans.write(rows)
+
+
 def _write_texts(cleaned: CleanedRuns, order: pl.DataFrame, staging: Path, chunk: int) -> None:
     """corpus.parquet and documents.parquet: the index rows in doc_id order beside their texts, read from the
-    text runs as Arrow arrays (never Python strings or polars columns: a text is only copied on its way)."""
+    text runs as Arrow arrays (never Python strings or polars columns: a text is only copied on its way).
+    documents.parquet (most of the text) is compressed in a thread of its own while this one reads the
+    next chunk and writes the corpus: each writer is used by one thread, its chunks in order."""
     runs, rows = order["run"].to_numpy(), order["row"].to_numpy()
     as_read, cleaned_texts = RunTexts(cleaned.as_read_runs(), runs, rows), RunTexts(cleaned.text_runs(), runs, rows)
     no_text = pa.scalar(None, pa.large_string())
     with (parquet_rows_atomic(staging / "corpus.parquet", CORPUS_SCHEMA) as corpus,
-          parquet_rows_atomic(staging / "documents.parquet", DOCUMENTS_SCHEMA) as documents):
+          parquet_rows_atomic(staging / "documents.parquet", DOCUMENTS_SCHEMA) as documents,
+          ThreadPoolExecutor(1) as documents_thread):  # left first: a write under way ends before its file does
+        written = None
         for start in range(0, order.height, chunk):
             stop = min(start + chunk, order.height)
             index = order.slice(start, stop - start)
@@ -361,6 +373,10 @@ def _write_texts(cleaned: CleanedRuns, order: pl.DataFrame, staging: Path, chunk
             canonical = is_canonical.to_arrow()
             corpus.write(index.filter(is_canonical).to_arrow(compat_level=pl.CompatLevel.oldest())
                          .append_column("text", text.filter(canonical)))
-            documents.write(pa.table({"doc_id": index["doc_id"].to_arrow(), "text_as_read": text_as_read,
-                                      "text_cleaned": pc.if_else(canonical, no_text, text)})
-                            .filter(text_as_read.is_valid()))
+            kept = pa.table({"doc_id": index["doc_id"].to_arrow(), "text_as_read": text_as_read,
+                             "text_cleaned": pc.if_else(canonical, no_text, text)}).filter(text_as_read.is_valid())
+            if written is not None:
+                written.result()
+            written = documents_thread.submit(documents.write, kept)
+        if written is not None:
+            written.result()
