@@ -121,7 +121,7 @@ def query_parameters(sizes: np.ndarray, threshold: float, num_perm: int
 
 @numba.njit(cache=True, nogil=True)
 def band_pairs(matrix, bands, widths, partition, r, fresh):  # pragma: no cover - compiled
-    """Pairs (i, j), i < j, sorted and without repeats, of rows that share one of the first `b` bands of width
+    """Pairs (i, j), i < j, without repeats (in no order), of rows that share one of the first `b` bands of width
     `r`, for the queries that probe the other row's partition with width `r`, and that hold a `fresh` row:
     per band, the rows sorted by a 32-bit hash of the band (the row number in the low bits), every ordered
     pair within a run of equal hashes (a fresh query with every row, any query with the fresh rows) checked
@@ -178,7 +178,7 @@ def band_pairs(matrix, bands, widths, partition, r, fresh):  # pragma: no cover 
                         found = _grown(found)
                     count += _add(found, min(query, indexed) * rows + max(query, indexed))
             start = end
-    codes = np.sort(found[found >= 0])
+    codes = found[found >= 0]  # in no order: the caller sorts (a sort here compiled quicksort: 2.5 s)
     pairs = np.empty((len(codes), 2), dtype=np.int64)
     for index in range(len(codes)):
         pairs[index, 0] = codes[index] // rows
