@@ -110,3 +110,23 @@ def test_sorted_unique_equals_numpy_unique_with_and_without_counts(values):
     hashes, counts = sorted_unique(array, return_counts=True)
     expected_hashes, expected_counts = np.unique(array, return_counts=True)
     assert np.array_equal(hashes, expected_hashes) and np.array_equal(counts, expected_counts)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(0, 2**64 - 1) | st.sampled_from([0, 2**32 - 1, 2**32, 2**63, 2**64 - 1]), max_size=300))
+def test_radix_sort_of_the_bands_orders_by_the_high_32_bits_keeping_ties_in_order(values):
+    from fincorpus.dedup.index import _radix_sort_high
+
+    array = np.array(values, dtype=np.uint64)
+    _radix_sort_high(array, np.empty_like(array))
+    assert array.tolist() == sorted(values, key=lambda value: value >> 32)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.integers(0, 2**64 - 1) | st.sampled_from([0, 1, 2**63, 2**64 - 1]), max_size=400))
+def test_the_figure_keys_heap_sort_sorts_like_numpy(values):
+    from fincorpus.dedup.shingled import heap_sort
+
+    array = np.array(values, dtype=np.uint64)
+    heap_sort(array)
+    assert array.tolist() == sorted(values)
