@@ -46,17 +46,18 @@ def _print_summary(summary: dict, paths: list[Path], title: str = "fincorpus bui
 
 def _run_flow(inputs: list[str], out: Path, config: Config) -> dict:
     _prefect_quiet()
-    _compile_meanwhile(config)
+    _compile_meanwhile()
     from flows.build import run_build
 
     return run_build(inputs, str(out), config)
 
 
-def _compile_meanwhile(config: Config) -> None:
-    """The dedup kernels compiled (first run) or loaded from numba's cache in a thread while Prefect starts."""
+def _compile_meanwhile() -> None:
+    """The dedup kernels compiled (first run) or loaded from numba's cache in a process of their own while
+    Prefect starts (`fincorpus.dedup.warm`)."""
     from fincorpus.dedup.warm import compile_in_background
 
-    compile_in_background(config.dedup)
+    compile_in_background()
 
 
 def _settings(config: Path | None, engine: str | None, prefect: bool) -> Config:
@@ -190,7 +191,7 @@ def update(
         with console.status("updating store…"):
             if prefect:
                 _prefect_quiet()
-                _compile_meanwhile(settings)
+                _compile_meanwhile()
                 from flows.update import run_update
 
                 summary = run_update([str(path) for path in inputs], str(store), settings)

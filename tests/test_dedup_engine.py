@@ -185,10 +185,11 @@ def test_threads_and_partitions_do_not_change_any_result(synthetic_texts):
     assert (one.boilerplate_shingles, one.split_clusters) == (three.boilerplate_shingles, three.split_clusters)
 
 
+
 def test_the_warm_up_sample_is_proposed_verified_and_clustered_as_a_build_would():
     """`warm.compile_kernels` calls every kernel a build calls only if its sample reaches verification: the
-    report and its revision are one cluster (the revision's figure differs in one place), the other text apart;
-    the CLI's background thread runs it and ends."""
+    report and its revision are one cluster (the revision's figure differs in one place), the other text apart.
+    The CLI's compiling process runs it and ends, and `deduplicate` waits for that process before its own work."""
     from fincorpus.dedup import warm
 
     result = warm.compile_kernels(DedupConfig())
@@ -196,6 +197,6 @@ def test_the_warm_up_sample_is_proposed_verified_and_clustered_as_a_build_would(
     clusters = dict(zip(result.assignments["doc_id"], result.assignments["cluster_id"]))
     assert clusters["warm-0"] == clusters["warm-1"] != clusters["warm-2"]
     assert any(heading in text for text in warm.sample_texts(DedupConfig()) for heading in DedupConfig().legal_headings)
-    thread = warm.compile_in_background(DedupConfig())
-    thread.join(timeout=120)
-    assert not thread.is_alive()
+    process = warm.compile_in_background()
+    warm.compile_kernels(DedupConfig())  # `deduplicate` waits for the process first
+    assert process.poll() == 0 and warm._background is None

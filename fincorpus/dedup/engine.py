@@ -40,6 +40,7 @@ from fincorpus.dedup.passes import (Scanned, Shingler, Signed, compared_rows, fi
                                     ordered_map, scan_hashes, sign_partition)
 from fincorpus.dedup.signatures import Signer
 from fincorpus.dedup.verify import PairScore, PairScores, Verifier, verify_pairs
+from fincorpus.dedup.warm import wait_for_kernels
 from fincorpus.documents import Reason, Status
 
 DEDUP_SCHEMA = {
@@ -193,6 +194,7 @@ def deduplicate(doc_ids: Sequence[str], texts: Sequence[str], config: DedupConfi
     `threads` threads (default: one per core, at most 4) over batches of documents; the result does not
     depend on the number. With `known`, the pairs among its documents are taken from it instead of being
     proposed and verified again (see `KnownPairs`), and the result holds this run's `edges`."""
+    wait_for_kernels()  # a first build's kernels, compiled meanwhile by the CLI (`warm`)
     say = progress or (lambda stage: None)
     threads = threads or min(os.cpu_count() or 1, 4)
     fold_table()  # one table for every thread

@@ -1,22 +1,28 @@
 """The dedup engine's compiled kernels, compiled while Prefect starts its server.
 
 numba compiles each kernel on its first call and caches it beside the source (`cache=True`), so only the
-first build in a fresh checkout or environment pays for it: ~16 s for the 26 kernels a build calls, which
-would add to the ~10 s Prefect takes to start its embedded server. The CLI runs `compile_kernels` in a
-thread meanwhile (`compile_in_background`): three short documents that form a candidate pair and are
-verified call every kernel a build calls. A build that reaches a kernel still being compiled waits for it
-(numba compiles under one lock), then uses it.
+first build in a fresh checkout or environment pays for it: ~11 s for the 26 kernels a build calls, which
+would add to the ~10 s Prefect takes to start its embedded server. The CLI starts `compile_in_background`
+first: a process of its own (numba compiles under the GIL, which Prefect's start needs too) that
+deduplicates three short documents (a report, its revision and another text, which reach verification, so
+every kernel a build calls is compiled and cached). `deduplicate` waits for that process before its first
+kernel (`wait_for_kernels`), then loads what it cached. With the cache already warm the process only loads
+it and ends long before a build reaches dedup.
 """
 
 from __future__ import annotations
 
-import threading
+import subprocess
+import sys
 
 from fincorpus.config import DedupConfig
-from fincorpus.dedup.engine import DedupResult, deduplicate
 
 _BODY = ("华泰证券研究所发布深度报告：公司2024年营业收入同比增长12.5%，净利润达到3.2亿元，毛利率提升1.8个百分点。"
          "我们维持买入评级，目标价45.60元。风险提示：行业竞争加剧，原材料价格波动。\n") * 3
+_WAIT_SECONDS = 300
+"""How long `deduplicate` waits for the compiling process at most (it compiles what is missing itself after)."""
+
+_background: subprocess.Popen | None = None
 
 
 def sample_texts(config: DedupConfig) -> list[str]:
@@ -27,22 +33,32 @@ def sample_texts(config: DedupConfig) -> list[str]:
             "中信证券点评：" + _BODY[::-1]]
 
 
-def compile_kernels(config: DedupConfig) -> DedupResult:
+def compile_kernels(config: DedupConfig):
     """Deduplicate `sample_texts` (compiling, or loading from numba's cache, every kernel a build calls)."""
+    from fincorpus.dedup.engine import deduplicate
+
     texts = sample_texts(config)
     return deduplicate([f"warm-{index}" for index in range(len(texts))], texts, config, threads=1)
 
 
-def compile_in_background(config: DedupConfig) -> threading.Thread:
-    """`compile_kernels` in a daemon thread (started): nothing waits for it, and a failure there is the
-    build's own to report when it calls the same kernels."""
-    thread = threading.Thread(target=_compile_quietly, args=(config,), name="fincorpus-compile", daemon=True)
-    thread.start()
-    return thread
+def compile_in_background() -> subprocess.Popen:
+    """Start a process that runs `compile_kernels` with the default config (kernels depend on types, not
+    values); `wait_for_kernels` waits for it. Its output is discarded: a failure there is the build's own to
+    report when it calls the same kernels."""
+    global _background
+    _background = subprocess.Popen([sys.executable, "-c", "from fincorpus.config import DedupConfig; "
+                                    "from fincorpus.dedup.warm import compile_kernels; compile_kernels(DedupConfig())"],
+                                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return _background
 
 
-def _compile_quietly(config: DedupConfig) -> None:
-    try:
-        compile_kernels(config)
-    except Exception:  # noqa: BLE001 - the build calls the same kernels and reports what fails there
-        pass
+def wait_for_kernels() -> None:
+    """Wait for the process `compile_in_background` started, if any (at most `_WAIT_SECONDS`)."""
+    global _background
+    process, _background = _background, None
+    if process is not None:
+        try:
+            process.wait(timeout=_WAIT_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
