@@ -277,10 +277,11 @@ def build(inputs: Iterable[str | Path], out: str | Path, config: Config, progres
     out = Path(out)
     check_output_outside(inputs := list(inputs), out)
     with work_for(out) as work:
-        say("read+clean")
-        first = stream.read_and_clean(inputs, config, work)
-        say("templates")
-        cleaned = stream.finish_cleaning(first, config)
+        with stream.shared_workers(config) as workers:
+            say("read+clean")
+            first = stream.read_and_clean(inputs, config, work, workers)
+            say("templates")
+            cleaned = stream.finish_cleaning(first, config, workers)
         say("deduplicate")
         dedup = stream.dedup_cleaned(cleaned, config, say)
         say("write")

@@ -32,6 +32,7 @@ from __future__ import annotations
 import pickle
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from functools import partial
 from itertools import islice
@@ -107,17 +108,19 @@ class IndexTables:
     """The corpus rows (CORPUS_SCHEMA) without `text`, which stays in the runs until written."""
 
 
-def read_and_clean(inputs: Iterable[str | Path], config: Config, work: Path) -> FirstPass:
+def read_and_clean(inputs: Iterable[str | Path], config: Config, work: Path, workers: Workers | None = None
+                   ) -> FirstPass:
     """Pass 1: read and first-pass clean every document, a batch at a time. Each worker task cleans its
     part of a batch, counts its template lines and spills its results to `work` itself, so texts go to the
     workers and never come back through this process; this process keeps reading meanwhile and spills each
-    batch's documents (readable ones without their text, which the results keep as `original`)."""
+    batch's documents (readable ones without their text, which the results keep as `original`).
+    `workers`: a pool to use (and leave running) rather than one of its own (`shared_workers`)."""
     files = discover(inputs, config.input)
     counts = _LineCounter() if config.cleaning.template_min_docs > 0 else None
     size = config.engine.batch_docs
     parts: list[int] = []
     read: list[pl.DataFrame] = []
-    with Workers(config.engine) as workers:
+    with _pool(workers, config) as workers:
         waiting = None
         for number, batch in enumerate(_batched(read_all(files, config.input), config.engine.stream_docs)):
             readable = [doc for doc in batch if doc.status is None]
@@ -138,6 +141,19 @@ def read_and_clean(inputs: Iterable[str | Path], config: Config, work: Path) -> 
             _count(waiting, counts)
     line_counts = counts.total(config.cleaning.template_max_chars) if counts is not None else None
     return FirstPass(work, tuple(parts), tuple(read), line_counts)
+
+
+def shared_workers(config: Config) -> Workers:
+    """One pool for both cleaning passes (`with shared_workers(config) as workers:`). A pool of its own per
+    pass forks its workers again when pass 2 starts, from this process grown by pass 1 (~630 MB at 100k
+    documents): each worker then counts those pages in its RSS and copies those it touches. Shared, they
+    are forked (or spawned, which imports everything again) once, while this process is small."""
+    return Workers(config.engine)
+
+
+def _pool(workers: Workers | None, config: Config) -> AbstractContextManager[Workers]:
+    """`workers` left running after the block, or a pool of the pass's own, shut down after it."""
+    return nullcontext(workers) if workers is not None else Workers(config.engine)
 
 
 def _first_pass_part(cleaning: CleaningConfig, count: bool, task: tuple[Path, list[str], list[str]]
@@ -177,11 +193,11 @@ class _LineCounter:
         return merge_line_counts(self._parts) if self._parts else count_lines([], [], max_chars)
 
 
-def finish_cleaning(first: FirstPass, config: Config) -> CleanedRuns:
+def finish_cleaning(first: FirstPass, config: Config, workers: Workers | None = None) -> CleanedRuns:
     """Pass 2: the template lines of the whole batch from the merged counts, then, in the workers, each
     spilled batch finished with them and written as runs sorted by doc_id; here, its index rows."""
     templates = batch_templates(first.line_counts, config.cleaning) if first.line_counts is not None else {}
-    with Workers(config.engine) as workers:
+    with _pool(workers, config) as workers:
         figures = workers.map(partial(_finish_batch, config.cleaning, templates, first.work),
                               list(enumerate(first.parts))).result()
     index = [_index_rows(first.work, number, read, batch_figures)

@@ -69,8 +69,9 @@ def build_corpus(inputs: list[str], out: str, config: Config) -> dict:
         if config.engine.kind == "dask":
             cleaned, dedup = _partitioned(inputs, config, work)
         else:
-            first = read_and_clean(inputs, config, work)
-            cleaned = finish_cleaning(first, config)
+            with stream.shared_workers(config) as workers:  # started once for both passes
+                first = read_and_clean(inputs, config, work, workers)
+                cleaned = finish_cleaning(first, config, workers)
             dedup = dedup_cleaned(cleaned, config)
         index = assemble_index(cleaned, dedup)
         check_accounting(cleaned.index["doc_id"].to_list(), index.lineage, index.corpus)
