@@ -200,3 +200,13 @@ def test_the_warm_up_sample_is_proposed_verified_and_clustered_as_a_build_would(
     process = warm.compile_in_background()
     warm.compile_kernels(DedupConfig())  # `deduplicate` waits for the process first
     assert process.poll() == 0 and warm._background is None
+
+
+def test_no_interpreter_to_start_means_no_compiling_process_and_nothing_to_wait_for(monkeypatch):
+    from fincorpus.dedup import warm
+
+    monkeypatch.setattr(warm.sys, "executable", "/nonexistent/python3")
+    assert warm.compile_in_background() is None
+    warm.wait_for_kernels()  # returns at once
+    assert warm._background is None
+
