@@ -409,11 +409,13 @@ def _sign_document(codes, size, body_end, counters, shift, cutoff, table, distin
 
 def ordered_map(function: Callable, items: Iterable, threads: int):
     """`map(function, items)` in `threads` threads, results in order; items are drawn from `items` (in this
-    thread) only as results are taken, at most two per thread ahead."""
+    thread) only as results are taken, at most two per thread ahead. On a failure, or when the caller stops
+    early, the items not started are cancelled."""
     if threads <= 1:
         yield from map(function, items)
         return
-    with ThreadPoolExecutor(threads) as pool:
+    pool = ThreadPoolExecutor(threads)
+    try:
         pending: deque = deque()
         for item in items:
             pending.append(pool.submit(function, item))
@@ -421,6 +423,8 @@ def ordered_map(function: Callable, items: Iterable, threads: int):
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
+    finally:
+        pool.shutdown(cancel_futures=True)
 
 
 def compared_rows(doc_ids: Sequence[str], scanned: Scanned, config: DedupConfig) -> tuple[np.ndarray, list[int]]:

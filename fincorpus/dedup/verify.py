@@ -15,9 +15,8 @@ figures that follow the same words in both documents different beyond `max_numbe
 from __future__ import annotations
 
 import threading
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from heapq import heapify, heappop, heappush
 
@@ -29,7 +28,7 @@ from scipy.sparse.csgraph import reverse_cuthill_mckee
 from fincorpus.config import MAX_TITLE_CHARS, DedupConfig
 from fincorpus.dedup.boilerplate import HashSet
 from fincorpus.dedup.codepoints import fold_table
-from fincorpus.dedup.passes import FIGURE_CONTEXT, Shingler
+from fincorpus.dedup.passes import FIGURE_CONTEXT, Shingler, ordered_map
 from fincorpus.dedup import alignment, shingled as packed
 from fincorpus.documents import Reason
 
@@ -425,21 +424,9 @@ def verify_pairs(pairs: np.ndarray, verifier: Verifier, threads: int = 1, block_
     def texts_of(indexes: np.ndarray) -> dict[int, str]:
         return {row: verifier.texts[row] for row in np.unique(pairs[indexes]).tolist()}
 
-    if threads == 1:
-        for indexes, next_use in chunks:
-            measure(indexes, next_use, texts_of(indexes))
-    else:
-        pool = ThreadPoolExecutor(threads)
-        pending: deque = deque()
-        try:
-            for indexes, next_use in chunks:
-                if len(pending) >= 2 * threads:
-                    pending.popleft().result()
-                pending.append(pool.submit(measure, indexes, next_use, texts_of(indexes)))
-            while pending:
-                pending.popleft().result()
-        finally:
-            pool.shutdown(cancel_futures=True)
+    for _ in ordered_map(lambda chunk: measure(*chunk),
+                         ((indexes, next_use, texts_of(indexes)) for indexes, next_use in chunks), threads):
+        pass
     return PairScores.measured(shares, counts, aligned, size, min_numbers)
 
 
