@@ -26,7 +26,7 @@ from fincorpus.io.writers import (describe_os_error, staged_directory, work_dire
                                   write_parquet_atomic)
 from fincorpus.lineage import (CORPUS_SCHEMA, DOCUMENTS_SCHEMA, LINEAGE_SCHEMA, REMOVED_SPANS_SCHEMA,
                                check_accounting, verify_written)
-from fincorpus.parallel import first_pass_cleaning
+from fincorpus.parallel import Workers, first_pass_cleaning
 from fincorpus.report import summarize
 from fincorpus.report.files import write_reports
 
@@ -277,7 +277,7 @@ def build(inputs: Iterable[str | Path], out: str | Path, config: Config, progres
     out = Path(out)
     check_output_outside(inputs := list(inputs), out)
     with work_for(out) as work:
-        with stream.shared_workers(config) as workers:
+        with Workers(config.engine) as workers:  # one pool for both passes (`stream.read_and_clean`)
             say("read+clean")
             first = stream.read_and_clean(inputs, config, work, workers)
             say("templates")

@@ -114,7 +114,11 @@ def read_and_clean(inputs: Iterable[str | Path], config: Config, work: Path, wor
     part of a batch, counts its template lines and spills its results to `work` itself, so texts go to the
     workers and never come back through this process; this process keeps reading meanwhile and spills each
     batch's documents (readable ones without their text, which the results keep as `original`).
-    `workers`: a pool to use (and leave running) rather than one of its own (`shared_workers`)."""
+    `workers`: a pool to use (and leave running) rather than one of its own. A build passes the same pool to
+    both passes: a pool of its own per pass forks its workers again when pass 2 starts, from this process
+    grown by pass 1 (~630 MB at 100k documents), and each worker then counts those pages in its RSS and
+    copies those it touches; shared, they are forked (or spawned, which imports everything again) once,
+    while this process is small."""
     files = discover(inputs, config.input)
     counts = _LineCounter() if config.cleaning.template_min_docs > 0 else None
     size = config.engine.batch_docs
@@ -141,14 +145,6 @@ def read_and_clean(inputs: Iterable[str | Path], config: Config, work: Path, wor
             _count(waiting, counts)
     line_counts = counts.total(config.cleaning.template_max_chars) if counts is not None else None
     return FirstPass(work, tuple(parts), tuple(read), line_counts)
-
-
-def shared_workers(config: Config) -> Workers:
-    """One pool for both cleaning passes (`with shared_workers(config) as workers:`). A pool of its own per
-    pass forks its workers again when pass 2 starts, from this process grown by pass 1 (~630 MB at 100k
-    documents): each worker then counts those pages in its RSS and copies those it touches. Shared, they
-    are forked (or spawned, which imports everything again) once, while this process is small."""
-    return Workers(config.engine)
 
 
 def _pool(workers: Workers | None, config: Config) -> AbstractContextManager[Workers]:

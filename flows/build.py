@@ -14,6 +14,7 @@ from fincorpus.config import Config
 from fincorpus.dedup import DedupResult
 from fincorpus.errors import OutputError
 from fincorpus.lineage import check_accounting
+from fincorpus.parallel import Workers
 from fincorpus.report import summarize
 from flows.engine import PrefectExecutor, api_for_workers, task_runner_for
 
@@ -69,7 +70,7 @@ def build_corpus(inputs: list[str], out: str, config: Config) -> dict:
         if config.engine.kind == "dask":
             cleaned, dedup = _partitioned(inputs, config, work)
         else:
-            with stream.shared_workers(config) as workers:  # started once for both passes
+            with Workers(config.engine) as workers:  # one pool for both passes (`stream.read_and_clean`)
                 first = read_and_clean(inputs, config, work, workers)
                 cleaned = finish_cleaning(first, config, workers)
             dedup = dedup_cleaned(cleaned, config)
